@@ -1,0 +1,52 @@
+//! Command-line interface.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// holdfast: VRRP failover and IPVS load balancing with sandboxed WebAssembly policies.
+#[derive(Debug, Parser)]
+#[command(name = "holdfast", version, propagate_version = true)]
+pub(crate) struct Cli {
+    /// Log level or tracing filter (e.g. `info`, `debug`, `holdfast=trace`).
+    #[arg(long, global = true, default_value = "info", env = "HOLDFAST_LOG")]
+    pub(crate) log_level: String,
+
+    /// Log output format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub(crate) log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Run the daemon with a configuration file.
+    Run(ConfigArg),
+    /// Validate a configuration file and report every problem in it.
+    Check(ConfigArg),
+    /// Print the version.
+    Version,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ConfigArg {
+    /// The KDL configuration file.
+    #[arg(
+        short,
+        long,
+        value_name = "FILE",
+        default_value = "/etc/holdfast/holdfast.kdl"
+    )]
+    pub(crate) config: PathBuf,
+}

@@ -1,0 +1,28 @@
+//! The `holdfast` binary: CLI, logging, and the daemon's wiring.
+
+mod check;
+mod cli;
+mod logging;
+mod run;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(e) = logging::init(&cli.log_level, cli.log_format) {
+        eprintln!("holdfast: {e}");
+        return ExitCode::from(2);
+    }
+    match cli.command {
+        Command::Run(args) => run::run(&args.config),
+        Command::Check(args) => check::run(&args.config),
+        Command::Version => {
+            println!("holdfast {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+    }
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what building and testing holdfast needs on a Debian machine, as
+# root. Idempotent: does nothing when everything is already there.
+set -euo pipefail
+
+# Debian packages the test suite uses (commands checked first, so a machine
+# that has them does not touch apt).
+declare -A packages=(
+    [ip]=iproute2
+)
+
+missing=()
+for cmd in "${!packages[@]}"; do
+    command -v "$cmd" >/dev/null 2>&1 || missing+=("${packages[$cmd]}")
+done
+if ((${#missing[@]})); then
+    if [[ $(id -u) -ne 0 ]]; then
+        echo "install-prereqs: need root to install: ${missing[*]}" >&2
+        exit 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# Rust components used by CI.
+if command -v rustup >/dev/null 2>&1; then
+    rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
+    rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+fi

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Runs holdfast's whole test suite: unit, property, conformance, CLI and
+# end-to-end tests. Run it as root on Debian: it installs what it needs, and
+# the end-to-end tests create (and remove) their own network namespaces.
+#
+# Set HOLDFAST_REQUIRE_ENV=1 to make tests that cannot find their
+# environment (root, namespaces, keepalived, the IPVS VM) fail instead of skip.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-prereqs.sh
+cargo test --workspace --locked --no-fail-fast
