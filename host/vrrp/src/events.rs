@@ -68,6 +68,7 @@ impl Instance {
         if form == ChecksumForm::NoPseudoHeader {
             self.stats.checksum_as_v2_rx += 1;
         }
+        self.peer_checksum = Some(form);
         Ok(advert)
     }
 

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::action::Action;
 use crate::fsm::{State, Transition};
-use crate::packet::{Advertisement, Auth, Version};
+use crate::packet::{Advertisement, Auth, ChecksumForm, Version};
 use crate::stats::Statistics;
 
 /// Preemption behaviour (RFC 5798 §6.1 Preempt_Mode, plus keepalived's delay).
@@ -70,6 +70,11 @@ pub struct InstanceConfig {
     pub unicast_peers: Vec<IpAddr>,
     /// Gratuitous ARP / NA schedule.
     pub garp: GarpSchedule,
+    /// Accept_Mode (RFC 5798 §6.1): a non-owner master accepts packets for the addresses.
+    pub accept_mode: bool,
+    /// Checksum form of sent IPv4 VRRPv3 adverts (`NoPseudoHeader` is keepalived's
+    /// `v3_checksum_as_v2`). Both forms are always accepted on receipt.
+    pub send_checksum: ChecksumForm,
 }
 
 impl InstanceConfig {
@@ -86,6 +91,8 @@ impl InstanceConfig {
             auth: None,
             unicast_peers: Vec::new(),
             garp: GarpSchedule::default(),
+            accept_mode: true,
+            send_checksum: ChecksumForm::Standard,
         }
     }
 
@@ -147,6 +154,8 @@ pub struct Instance {
     pub(crate) master: Option<MasterInfo>,
     pub(crate) actions: VecDeque<Action>,
     pub(crate) stats: Statistics,
+    /// The checksum form of the last valid advert received (for auto-detection and logs).
+    pub(crate) peer_checksum: Option<ChecksumForm>,
 }
 
 impl Instance {
@@ -168,6 +177,7 @@ impl Instance {
             master: None,
             actions: VecDeque::new(),
             stats: Statistics::default(),
+            peer_checksum: None,
         }
     }
 
@@ -201,6 +211,20 @@ impl Instance {
     /// Master_Adver_Interval in centiseconds.
     pub fn master_adver_interval_cs(&self) -> u32 {
         self.master_adver_interval_cs
+    }
+
+    /// RFC 5798 §6.4.3: whether this router must accept packets addressed
+    /// to the virtual addresses (master, and owner or Accept_Mode).
+    pub fn accepts_traffic(&self) -> bool {
+        self.state == State::Master && (self.is_owner() || self.config.accept_mode)
+    }
+
+    /// The checksum form the peers use, once a valid advert was received.
+    /// A shell that finds it differs from [`InstanceConfig::send_checksum`]
+    /// can warn: keepalived with `v3_checksum_as_v2` and an RFC peer do not
+    /// interoperate in both directions.
+    pub fn peer_checksum(&self) -> Option<ChecksumForm> {
+        self.peer_checksum
     }
 
     /// Whether any fault holds.
@@ -331,5 +355,49 @@ impl Instance {
         } else {
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn instance(priority: u8, accept_mode: bool) -> Instance {
+        let mut c = InstanceConfig::new(1, vec!["192.0.2.254".parse().unwrap()]);
+        c.priority = priority;
+        c.accept_mode = accept_mode;
+        c.start_as_master = true;
+        Instance::new(c, "192.0.2.1".parse().unwrap())
+    }
+
+    #[test]
+    fn accept_mode_applies_to_masters_that_do_not_own_the_address() {
+        let now = Instant::now();
+        let mut owner = instance(255, false);
+        let mut plain = instance(100, false);
+        let mut accepting = instance(100, true);
+        assert!(!accepting.accepts_traffic(), "not before start-up");
+        for i in [&mut owner, &mut plain, &mut accepting] {
+            i.startup(now);
+        }
+        assert!(owner.accepts_traffic());
+        assert!(!plain.accepts_traffic());
+        assert!(accepting.accepts_traffic());
+        accepting.shutdown(now);
+        assert!(!accepting.accepts_traffic());
+    }
+
+    #[test]
+    fn v2_adverts_carry_whole_seconds_and_authentication() {
+        let mut c = InstanceConfig::new(7, vec!["192.0.2.254".parse().unwrap()]);
+        c.version = Version::V2;
+        c.advert_interval_cs = 300;
+        c.auth = Some(Auth::pass("secret"));
+        let i = Instance::new(c, "192.0.2.1".parse().unwrap());
+        let a = i.advertisement(0);
+        assert_eq!(
+            (a.interval, a.auth, a.priority),
+            (3, Some(Auth::pass("secret")), 0)
+        );
     }
 }

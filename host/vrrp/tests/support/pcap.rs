@@ -1,3 +1,8 @@
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different part of the reader"
+)]
+
 //! A minimal pcap reader: classic pcap files with Ethernet link type, which
 //! is what the captures in `fixtures/pcaps/` are (taken with tcpdump on a bridge).
 
