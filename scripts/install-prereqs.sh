@@ -7,6 +7,9 @@ set -euo pipefail
 # that has them does not touch apt).
 declare -A packages=(
     [ip]=iproute2
+    [ping]=iputils-ping
+    [keepalived]=keepalived
+    [tcpdump]=tcpdump
 )
 
 missing=()

@@ -7,6 +7,8 @@
 //! `.ci/run` sets) a missing prerequisite fails the test instead, so CI
 //! always runs everything.
 
+pub mod lab;
+
 /// The variable that turns skips into failures.
 pub const REQUIRE_ENV: &str = "HOLDFAST_REQUIRE_ENV";
 

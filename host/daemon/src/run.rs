@@ -1,16 +1,25 @@
 //! `holdfast run`: the daemon.
 //!
-//! For now it loads and validates the configuration, logs what it will run,
-//! and waits for a signal: SIGTERM/SIGINT stop it, SIGHUP is reserved for
-//! reload. The VRRP, IPVS and policy tasks are wired in here as they land.
+//! Loads and validates the configuration, starts VRRP, and runs until
+//! SIGTERM/SIGINT, which release mastership gracefully (priority 0, VIPs
+//! removed). SIGHUP is reserved for reload.
+//!
+//! Exit codes: 0 after a clean stop; 1 for an invalid configuration;
+//! 69 (EX_UNAVAILABLE) when an interface or its address is missing;
+//! 77 (EX_NOPERM) without CAP_NET_RAW / CAP_NET_ADMIN.
 
 use std::path::Path;
 use std::process::ExitCode;
 
+use holdfast_net::NetError;
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::{error, info, warn};
 
 use crate::check::summary;
+use crate::vrrp;
+
+const EX_UNAVAILABLE: u8 = 69;
+const EX_NOPERM: u8 = 77;
 
 pub(crate) fn run(path: &Path) -> ExitCode {
     let config = match holdfast_config::load(path) {
@@ -22,19 +31,8 @@ pub(crate) fn run(path: &Path) -> ExitCode {
         }
     };
     info!(config = %path.display(), contents = %summary(&config), "configuration loaded");
-    for i in &config.vrrp_instances {
-        info!(
-            instance = %i.name,
-            interface = %i.interface,
-            vrid = i.vrid,
-            priority = i.priority,
-            version = ?i.version,
-            vips = i.vips.len(),
-            "vrrp instance configured"
-        );
-    }
     for vs in &config.virtual_servers {
-        info!(service = %vs.key, scheduler = %vs.scheduler, real_servers = vs.real_servers.len(), "virtual server configured");
+        info!(service = %vs.key, scheduler = %vs.scheduler, real_servers = vs.real_servers.len(), "virtual server configured (IPVS not yet wired)");
     }
 
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -47,10 +45,10 @@ pub(crate) fn run(path: &Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(wait_for_stop())
+    runtime.block_on(serve(config))
 }
 
-async fn wait_for_stop() -> ExitCode {
+async fn serve(config: holdfast_config::Config) -> ExitCode {
     let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
@@ -58,6 +56,22 @@ async fn wait_for_stop() -> ExitCode {
     ) else {
         error!("cannot install signal handlers");
         return ExitCode::FAILURE;
+    };
+    let vrrp = if config.vrrp_instances.is_empty() {
+        None
+    } else {
+        match vrrp::start(&config).await {
+            Ok(v) => Some(v),
+            Err(e) => {
+                error!(error = %e, "cannot start VRRP");
+                eprintln!("holdfast: {e}");
+                return ExitCode::from(match e {
+                    NetError::PermissionDenied { .. } => EX_NOPERM,
+                    NetError::NoSuchInterface { .. } | NetError::NoAddress { .. } => EX_UNAVAILABLE,
+                    _ => 1,
+                });
+            }
+        }
     };
     info!("running; SIGTERM or SIGINT stops, SIGHUP reloads");
     loop {
@@ -67,5 +81,9 @@ async fn wait_for_stop() -> ExitCode {
             _ = hup.recv() => warn!(signal = "SIGHUP", "reload is not implemented yet; configuration unchanged"),
         }
     }
+    if let Some(v) = vrrp {
+        v.stop().await;
+    }
+    info!("stopped");
     ExitCode::SUCCESS
 }

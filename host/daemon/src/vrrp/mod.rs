@@ -1,0 +1,171 @@
+//! VRRP in the daemon: resolve the configuration against the system, open
+//! sockets, start the tasks (see the diagram in `runner.rs`), and stop them
+//! gracefully.
+
+mod addresses;
+mod notify;
+mod runner;
+mod setup;
+mod tracking;
+
+use std::collections::{BTreeMap, HashMap};
+use std::io;
+
+use holdfast_config::Config;
+use holdfast_net::{Announcer, NetError, Netlink, VrrpReceiver, watch_links};
+use holdfast_vrrp::{Instance, State, SyncGroup};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tracing::{debug, info, warn};
+
+use runner::{Group, Packet, Runner, Slot};
+
+/// The running VRRP part of the daemon.
+#[derive(Debug)]
+pub(crate) struct Vrrp {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+impl Vrrp {
+    /// Releases mastership (priority 0, VIPs removed) and waits for it.
+    pub(crate) async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
+}
+
+async fn receive(rx: VrrpReceiver, ifindex: u32, tx: mpsc::Sender<Packet>) {
+    let mut buf = vec![0u8; 4096];
+    loop {
+        match rx.recv(&mut buf).await {
+            Ok(meta) => {
+                let bytes = buf[..meta.offset + meta.len].to_vec();
+                if tx
+                    .send(Packet {
+                        ifindex,
+                        meta,
+                        bytes,
+                    })
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                debug!(ifindex, error = %e, "malformed IP datagram dropped")
+            }
+            Err(e) => {
+                warn!(ifindex, error = %e, "VRRP receive failed");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// Starts every configured VRRP instance.
+pub(crate) async fn start(config: &Config) -> Result<Vrrp, NetError> {
+    let nl = Netlink::connect()?;
+    let resolved = setup::resolve(&nl, config).await?;
+
+    let all_vips: Vec<_> = resolved.iter().flat_map(|r| r.vips.clone()).collect();
+    addresses::remove_stale(&nl, &all_vips).await;
+
+    // One receiver per interface and family; one announcer per interface.
+    let mut receivers: BTreeMap<(u32, bool), String> = BTreeMap::new();
+    let mut families: HashMap<u32, ([u8; 6], String, bool, bool)> = HashMap::new();
+    for r in &resolved {
+        receivers.insert((r.link.index, r.primary.is_ipv6()), r.link.name.clone());
+        for v in &r.vips {
+            let e =
+                families
+                    .entry(v.index)
+                    .or_insert((r.link.mac, r.link.name.clone(), false, false));
+            if v.addr.is_ipv4() {
+                e.2 = true
+            } else {
+                e.3 = true
+            }
+        }
+    }
+    let mut announcers = HashMap::new();
+    for (index, (mac, name, v4, v6)) in families {
+        // A VIP on another device (`dev=`) is announced with that device's MAC.
+        let (mac, name) = if resolved.iter().any(|r| r.link.index == index) {
+            (mac, name)
+        } else {
+            let links = nl.link(&name).await.ok();
+            (links.map_or(mac, |l| l.mac), name)
+        };
+        announcers.insert(index, Announcer::open(&name, index, mac, v4, v6)?);
+    }
+    let (pkt_tx, pkt_rx) = mpsc::channel(1024);
+    for ((index, v6), name) in &receivers {
+        let rx = VrrpReceiver::open(name, *index, *v6)?;
+        tokio::spawn(receive(rx, *index, pkt_tx.clone()));
+    }
+    drop(pkt_tx);
+    let links = watch_links()?;
+
+    let (addr_tx, addr_rx) = mpsc::unbounded_channel();
+    let addr_task = tokio::spawn(addresses::run(nl.clone(), announcers, addr_rx));
+
+    let timeout = config.global.notify_timeout;
+    let mut slots = Vec::new();
+    let mut by_vrid = HashMap::new();
+    for r in resolved {
+        let (notifier, _) = notify::Notifier::spawn(r.cfg.name.clone(), timeout);
+        by_vrid.insert((r.link.index, r.primary.is_ipv6(), r.cfg.vrid), slots.len());
+        let instance = Instance::new(r.core, r.primary);
+        let mut slot =
+            Slot::from_config(&r.cfg, r.link.index, instance, r.sender, r.vips, notifier);
+        let tracked: Vec<String> = slot
+            .tracking
+            .interface_names()
+            .map(str::to_string)
+            .collect();
+        for name in tracked {
+            // A tracked interface that does not exist counts as down.
+            let up = nl.link(&name).await.is_ok_and(|l| l.up);
+            slot.tracking.set_interface(&name, up);
+        }
+        info!(instance = %r.cfg.name, interface = %r.link.name, vrid = r.cfg.vrid, source = %r.primary, "vrrp instance starting");
+        slots.push(slot);
+    }
+    let groups = config
+        .sync_groups
+        .iter()
+        .map(|g| {
+            let members = g
+                .members
+                .iter()
+                .filter_map(|m| slots.iter().position(|s: &Slot| &s.name == m))
+                .collect();
+            let (notifier, _) = notify::Notifier::spawn(g.name.clone(), timeout);
+            Group {
+                name: g.name.clone(),
+                sync: SyncGroup::new(members),
+                notify: g.notify.clone(),
+                notifier,
+                state: State::Initialize,
+            }
+        })
+        .collect();
+    let runner = Runner {
+        slots,
+        groups,
+        by_vrid,
+        addr_tx,
+        buf: Vec::with_capacity(128),
+    };
+    let (stop_tx, stop_rx) = oneshot::channel();
+    let task = tokio::spawn(async move {
+        runner.run(pkt_rx, links, stop_rx).await;
+        let _ = addr_task.await;
+    });
+    Ok(Vrrp {
+        stop: stop_tx,
+        task,
+    })
+}

@@ -1,0 +1,349 @@
+//! The VRRP task: every instance's state machine, driven by one `select!`
+//! loop over received packets, the nearest protocol deadline, link events,
+//! tracked-file polls and the stop signal.
+//!
+//! ```text
+//!  receiver tasks (one per interface+family) ──packets──▶ ┌────────────┐ ──AddrCmd──▶ address task (netlink, GARP/NA)
+//!  link monitor (rtnetlink groups) ──────────events────▶ │ VRRP task  │ ──scripts──▶ notifier (one per instance)
+//!  signals ─────────────────────────────────────stop───▶ └────────────┘ ──adverts──▶ raw sockets (sent inline)
+//! ```
+//!
+//! Only sending adverts happens inline (a non-blocking `sendto`); anything
+//! that can wait on the kernel or a child process runs elsewhere, so the
+//! advert schedule does not depend on it.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use holdfast_net::{LinkEvent, RxMeta, VipSpec, VrrpSender};
+use holdfast_vrrp::{Action, FaultReason, Instance, Received, State, SyncGroup};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::sleep_until;
+use tracing::{debug, info, warn};
+
+use super::addresses::AddrCmd;
+use super::notify::{self, Notifier};
+use super::tracking::{Tracking, Verdict};
+use holdfast_config::{NotifyCfg, VrrpInstanceCfg};
+
+/// How often tracked files are re-read.
+const TRACK_FILE_POLL: Duration = Duration::from_millis(500);
+
+/// A packet from a receiver task.
+#[derive(Debug)]
+pub(crate) struct Packet {
+    pub(crate) ifindex: u32,
+    pub(crate) meta: RxMeta,
+    pub(crate) bytes: Vec<u8>,
+}
+
+/// One running instance and everything attached to it.
+pub(crate) struct Slot {
+    pub(crate) name: String,
+    pub(crate) ifindex: u32,
+    pub(crate) ifname: String,
+    pub(crate) instance: Instance,
+    pub(crate) sender: VrrpSender,
+    pub(crate) vips: Vec<VipSpec>,
+    pub(crate) tracking: Tracking,
+    pub(crate) notify: NotifyCfg,
+    pub(crate) notifier: Notifier,
+    pub(crate) primary: IpAddr,
+    pub(crate) send_errors: u64,
+}
+
+impl Slot {
+    pub(crate) fn from_config(
+        cfg: &VrrpInstanceCfg,
+        ifindex: u32,
+        instance: Instance,
+        sender: VrrpSender,
+        vips: Vec<VipSpec>,
+        notifier: Notifier,
+    ) -> Self {
+        Self {
+            name: cfg.name.clone(),
+            ifindex,
+            ifname: cfg.interface.clone(),
+            primary: sender.source(),
+            instance,
+            sender,
+            vips,
+            tracking: Tracking::new(cfg.priority, &cfg.track_interfaces, &cfg.track_files),
+            notify: cfg.notify.clone(),
+            notifier,
+            send_errors: 0,
+        }
+    }
+}
+
+/// A group's members (slot indices) and its notify scripts.
+pub(crate) struct Group {
+    pub(crate) name: String,
+    pub(crate) sync: SyncGroup,
+    pub(crate) notify: NotifyCfg,
+    pub(crate) notifier: Notifier,
+    pub(crate) state: State,
+}
+
+pub(crate) struct Runner {
+    pub(crate) slots: Vec<Slot>,
+    pub(crate) groups: Vec<Group>,
+    pub(crate) by_vrid: HashMap<(u32, bool, u8), usize>,
+    pub(crate) addr_tx: mpsc::UnboundedSender<AddrCmd>,
+    pub(crate) buf: Vec<u8>,
+}
+
+impl Runner {
+    fn apply_tracking(&mut self, now: Instant, i: usize) {
+        let slot = &mut self.slots[i];
+        match slot.tracking.verdict() {
+            Verdict::Fault => slot
+                .instance
+                .set_fault(now, FaultReason::TrackedInterface, true),
+            Verdict::Priority(p) => {
+                slot.instance
+                    .set_fault(now, FaultReason::TrackedInterface, false);
+                slot.instance.set_priority(now, p);
+            }
+        }
+    }
+
+    fn on_packet(&mut self, now: Instant, p: Packet) {
+        let payload = &p.bytes[p.meta.offset..p.meta.offset + p.meta.len];
+        // The VRID is the second byte of every VRRP version's header.
+        let Some(&vrid) = payload.get(1) else { return };
+        let Some(&i) = self.by_vrid.get(&(p.ifindex, p.meta.src.is_ipv6(), vrid)) else {
+            debug!(ifindex = p.ifindex, vrid, src = %p.meta.src, "advert for a VRID we do not run");
+            return;
+        };
+        let slot = &mut self.slots[i];
+        let rx = Received {
+            src: p.meta.src,
+            dst: p.meta.dst,
+            ttl: p.meta.ttl,
+            payload,
+        };
+        if let Err(e) = slot.instance.handle_packet(now, rx) {
+            // Counted by the instance; our own multicast echoes are normal.
+            if !matches!(e, holdfast_vrrp::DecodeError::OwnAdvert { .. }) {
+                debug!(instance = %slot.name, src = %p.meta.src, error = %e, "advert dropped");
+            }
+        }
+    }
+
+    fn on_link_event(&mut self, now: Instant, ev: &LinkEvent) {
+        for i in 0..self.slots.len() {
+            let slot = &mut self.slots[i];
+            match ev {
+                LinkEvent::Link(info) => {
+                    if info.index == slot.ifindex {
+                        if info.up {
+                            slot.instance.interface_up(now);
+                        } else {
+                            slot.instance.interface_down(now);
+                        }
+                    }
+                    if slot.tracking.set_interface(&info.name, info.up) {
+                        self.apply_tracking(now, i);
+                    }
+                }
+                LinkEvent::LinkRemoved { index } if *index == slot.ifindex => {
+                    slot.instance.interface_down(now)
+                }
+                LinkEvent::AddressRemoved { index, addr }
+                    if *index == slot.ifindex && *addr == slot.primary =>
+                {
+                    warn!(instance = %slot.name, address = %addr, "primary address removed: fault");
+                    slot.instance.set_fault(now, FaultReason::Interface, true);
+                }
+                LinkEvent::AddressAdded { index, addr }
+                    if *index == slot.ifindex && *addr == slot.primary =>
+                {
+                    slot.instance.set_fault(now, FaultReason::Interface, false);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn poll_files(&mut self, now: Instant) {
+        for i in 0..self.slots.len() {
+            if self.slots[i].tracking.has_files() && self.slots[i].tracking.refresh_files() {
+                self.apply_tracking(now, i);
+            }
+        }
+    }
+
+    /// Performs every pending action of every instance, following sync groups.
+    fn drain(&mut self, now: Instant) {
+        loop {
+            let mut changes = Vec::new();
+            for i in 0..self.slots.len() {
+                while let Some(action) = self.slots[i].instance.poll_action() {
+                    if let Some(change) = self.perform(i, action) {
+                        changes.push(change);
+                    }
+                }
+            }
+            if changes.is_empty() {
+                return;
+            }
+            for (i, from, to) in changes {
+                for g in 0..self.groups.len() {
+                    if !self.groups[g].sync.members().contains(&i) {
+                        continue;
+                    }
+                    let mut instances: Vec<Instance> =
+                        self.slots.iter().map(|s| s.instance.clone()).collect();
+                    self.groups[g]
+                        .sync
+                        .member_changed(now, &mut instances, i, from, to);
+                    for (s, inst) in self.slots.iter_mut().zip(instances) {
+                        s.instance = inst;
+                    }
+                    self.group_state(g);
+                }
+            }
+        }
+    }
+
+    /// Runs a group's notify scripts when its members agree on a new state.
+    fn group_state(&mut self, g: usize) {
+        let group = &mut self.groups[g];
+        let states: Vec<State> = group
+            .sync
+            .members()
+            .iter()
+            .map(|&m| self.slots[m].instance.state())
+            .collect();
+        let Some(&first) = states.first() else { return };
+        if states.iter().all(|s| *s == first) && first != group.state {
+            group.state = first;
+            info!(group = %group.name, state = notify::state_name(first), "sync group state");
+            group.notifier.queue(notify::commands(
+                &group.notify,
+                "GROUP",
+                &group.name,
+                first,
+                0,
+            ));
+        }
+    }
+
+    fn perform(&mut self, i: usize, action: Action) -> Option<(usize, State, State)> {
+        let slot = &mut self.slots[i];
+        match action {
+            Action::SendAdvert { advert } => {
+                let form = slot.instance.config().send_checksum;
+                let dsts: Vec<IpAddr> = slot.sender.destinations().collect();
+                for dst in dsts {
+                    advert.encode_into(&mut self.buf, slot.primary, dst, form);
+                    if let Err(e) = slot.sender.send_to(&self.buf, dst) {
+                        slot.send_errors += 1;
+                        debug!(instance = %slot.name, %dst, error = %e, "advert not sent");
+                    }
+                }
+            }
+            Action::AddVips => {
+                let _ = self.addr_tx.send(AddrCmd::Add {
+                    instance: slot.name.clone(),
+                    vips: slot.vips.clone(),
+                });
+            }
+            Action::RemoveVips => {
+                let _ = self.addr_tx.send(AddrCmd::Remove {
+                    instance: slot.name.clone(),
+                    vips: slot.vips.clone(),
+                });
+            }
+            Action::SendGratuitous { count } => {
+                let _ = self.addr_tx.send(AddrCmd::Announce {
+                    vips: slot.vips.clone(),
+                    count,
+                });
+            }
+            Action::StateChanged {
+                from,
+                to,
+                reason,
+                priority,
+            } => {
+                info!(
+                    instance = %slot.name,
+                    interface = %slot.ifname,
+                    from = notify::state_name(from),
+                    to = notify::state_name(to),
+                    ?reason,
+                    priority,
+                    "state change"
+                );
+                slot.notifier.queue(notify::commands(
+                    &slot.notify,
+                    "INSTANCE",
+                    &slot.name,
+                    to,
+                    priority,
+                ));
+                return Some((i, from, to));
+            }
+        }
+        None
+    }
+
+    /// The VRRP loop. Returns when `stop` fires, after releasing mastership.
+    pub(crate) async fn run(
+        mut self,
+        mut packets: mpsc::Receiver<Packet>,
+        mut links: mpsc::UnboundedReceiver<LinkEvent>,
+        mut stop: oneshot::Receiver<()>,
+    ) {
+        let now = Instant::now();
+        for i in 0..self.slots.len() {
+            self.slots[i].tracking.refresh_files();
+            self.apply_tracking(now, i);
+            self.slots[i].instance.startup(now);
+        }
+        self.drain(now);
+        let mut file_poll = tokio::time::interval(TRACK_FILE_POLL);
+        file_poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let deadline = self
+                .slots
+                .iter()
+                .filter_map(|s| s.instance.poll_timeout())
+                .min();
+            let far = Instant::now() + Duration::from_secs(3600);
+            tokio::select! {
+                biased;
+                _ = &mut stop => break,
+                _ = sleep_until(deadline.unwrap_or(far).into()) => {
+                    let now = Instant::now();
+                    for s in &mut self.slots {
+                        if s.instance.poll_timeout().is_some_and(|t| t <= now) {
+                            s.instance.handle_timeout(now);
+                        }
+                    }
+                }
+                Some(p) = packets.recv() => self.on_packet(Instant::now(), p),
+                Some(ev) = links.recv() => self.on_link_event(Instant::now(), &ev),
+                _ = file_poll.tick() => self.poll_files(Instant::now()),
+            }
+            self.drain(Instant::now());
+        }
+        // Graceful stop: masters send priority 0 and remove their addresses.
+        let now = Instant::now();
+        for s in &mut self.slots {
+            s.instance.shutdown(now);
+        }
+        self.drain(now);
+        let (done_tx, done_rx) = oneshot::channel();
+        let _ = self.addr_tx.send(AddrCmd::Flush(done_tx));
+        let _ = tokio::time::timeout(Duration::from_secs(5), done_rx).await;
+        for s in &self.slots {
+            let st = s.instance.stats();
+            info!(instance = %s.name, adverts_tx = st.adverts_tx, adverts_rx = st.adverts_rx, errors = st.errors(), send_errors = s.send_errors, "stopped");
+        }
+    }
+}

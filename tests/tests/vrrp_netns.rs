@@ -1,0 +1,330 @@
+//! holdfast against holdfast over real raw sockets, in network namespaces
+//! (two or three routers and a client on one bridge). Needs root.
+
+use std::time::{Duration, Instant};
+
+use holdfast_tests::lab::{Lab, holdfast_bin, wait_until};
+use holdfast_tests::skip_unless;
+
+const VIP: &str = "192.168.77.254";
+
+fn instance(priority: u8, interval: &str, extra: &str) -> String {
+    format!(
+        "vrrp-instance \"VI_1\" {{\n    interface \"eth0\"\n    virtual-router-id 51\n    priority {priority}\n    advert-interval {interval}\n    virtual-ipaddress \"{VIP}/24\"\n{extra}}}\n"
+    )
+}
+
+fn start(lab: &Lab, host: &str, config: &str) -> holdfast_tests::lab::Daemon {
+    let path = lab.write(&format!("{host}.kdl"), config);
+    let bin = holdfast_bin();
+    lab.spawn(
+        host,
+        host,
+        &[
+            bin.to_str().unwrap(),
+            "run",
+            "--config",
+            path.to_str().unwrap(),
+        ],
+    )
+}
+
+fn lab_or_skip(names: &[&str]) -> Option<Lab> {
+    skip_unless(
+        holdfast_tests::lab::available(),
+        "root with network namespaces",
+    )
+    .then(|| Lab::new(names))
+}
+
+/// Asserts that exactly `host` holds the VIP, now and for `hold` (no dual master).
+fn only_holder(lab: &Lab, addr: &str, host: &str, hold: Duration) {
+    let start = Instant::now();
+    loop {
+        assert_eq!(lab.holders(addr), [host], "VIP holders");
+        if start.elapsed() >= hold {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn election_failover_on_sigkill_gratuitous_arp_and_preemption() {
+    let Some(lab) = lab_or_skip(&["r1", "r2"]) else {
+        return;
+    };
+    let r1 = start(&lab, "r1", &instance(150, "0.1", ""));
+    let _r2 = start(&lab, "r2", &instance(100, "0.1", ""));
+    assert!(
+        wait_until(Duration::from_secs(5), || lab.has_addr("r1", VIP)),
+        "r1 never became master:\n{}",
+        r1.log_text()
+    );
+    only_holder(&lab, VIP, "r1", Duration::from_millis(600));
+
+    // The client learns r1's MAC for the VIP.
+    assert!(lab.try_exec("c", &["ping", "-c", "1", "-W", "1", VIP]));
+    assert_eq!(
+        lab.client_neighbour(VIP).as_deref(),
+        Some(lab.host("r1").mac.as_str())
+    );
+
+    // SIGKILL: no priority 0, r2 takes over after Master_Down_Interval and announces.
+    std::thread::sleep(Duration::from_millis(1100)); // past the client's ARP locktime
+    r1.signal("KILL");
+    assert!(
+        wait_until(Duration::from_secs(3), || lab.has_addr("r2", VIP)),
+        "r2 did not take over"
+    );
+    let r2_mac = lab.host("r2").mac.clone();
+    assert!(
+        wait_until(Duration::from_secs(2), || lab
+            .client_neighbour(VIP)
+            .as_deref()
+            == Some(r2_mac.as_str())),
+        "gratuitous ARP did not move the client's neighbour entry: {:?}",
+        lab.client_neighbour(VIP)
+    );
+    assert!(
+        lab.try_exec("c", &["ping", "-c", "1", "-W", "1", VIP]),
+        "the VIP answers after failover"
+    );
+
+    // r1 comes back: the VIP its killed run left behind is removed at start,
+    // then it preempts r2 (higher priority, preempt on).
+    assert!(lab.has_addr("r1", VIP), "SIGKILL leaves the VIP behind");
+    let _r1 = start(&lab, "r1", &instance(150, "0.1", ""));
+    assert!(
+        wait_until(Duration::from_secs(3), || lab.holders(VIP) == ["r1"]),
+        "r1 did not preempt: {:?}",
+        lab.holders(VIP)
+    );
+    only_holder(&lab, VIP, "r1", Duration::from_millis(500));
+}
+
+#[test]
+fn sigterm_releases_with_priority_zero_and_exits_zero() {
+    let Some(lab) = lab_or_skip(&["r1", "r2"]) else {
+        return;
+    };
+    // 1 s adverts: Master_Down_Interval is 3.6 s, Skew_Time 0.6 s; a takeover
+    // well under 2 s proves the priority-0 advert was sent and honoured.
+    let mut r1 = start(&lab, "r1", &instance(150, "1", ""));
+    let _r2 = start(&lab, "r2", &instance(100, "1", ""));
+    assert!(wait_until(Duration::from_secs(6), || lab.has_addr("r1", VIP)));
+    only_holder(&lab, VIP, "r1", Duration::from_millis(1500));
+    let t0 = Instant::now();
+    r1.signal("TERM");
+    assert_eq!(
+        r1.wait(Duration::from_secs(5)),
+        Some(0),
+        "exit code after SIGTERM:\n{}",
+        r1.log_text()
+    );
+    assert!(!lab.has_addr("r1", VIP), "VIP removed on stop");
+    assert!(wait_until(Duration::from_secs(3), || lab.has_addr("r2", VIP)));
+    let took = t0.elapsed();
+    assert!(
+        took < Duration::from_millis(2000),
+        "takeover after SIGTERM took {took:?}: no priority 0?"
+    );
+}
+
+#[test]
+fn link_down_moves_to_fault_and_back() {
+    let Some(lab) = lab_or_skip(&["r1", "r2"]) else {
+        return;
+    };
+    let r1 = start(&lab, "r1", &instance(150, "0.1", ""));
+    let _r2 = start(&lab, "r2", &instance(100, "0.1", ""));
+    assert!(wait_until(Duration::from_secs(5), || lab.has_addr("r1", VIP)));
+    lab.set_link("r1", false);
+    assert!(
+        wait_until(Duration::from_secs(3), || lab.has_addr("r2", VIP)),
+        "r2 did not take over"
+    );
+    assert!(
+        wait_until(Duration::from_secs(2), || !lab.has_addr("r1", VIP)),
+        "r1 in Fault must drop the VIP"
+    );
+    lab.set_link("r1", true);
+    assert!(
+        wait_until(Duration::from_secs(3), || lab.holders(VIP) == ["r1"]),
+        "r1 back: {:?}",
+        lab.holders(VIP)
+    );
+    assert!(
+        r1.log_text().contains("\"FAULT\""),
+        "fault state was logged:\n{}",
+        r1.log_text()
+    );
+}
+
+#[test]
+fn nopreempt_leaves_the_new_master_alone() {
+    let Some(lab) = lab_or_skip(&["r1", "r2"]) else {
+        return;
+    };
+    let mut r1 = start(&lab, "r1", &instance(150, "0.1", "    nopreempt\n"));
+    let _r2 = start(&lab, "r2", &instance(100, "0.1", "    nopreempt\n"));
+    assert!(wait_until(Duration::from_secs(5), || lab.has_addr("r1", VIP)));
+    r1.signal("TERM");
+    r1.wait(Duration::from_secs(5));
+    assert!(wait_until(Duration::from_secs(3), || lab.has_addr("r2", VIP)));
+    let _r1 = start(&lab, "r1", &instance(150, "0.1", "    nopreempt\n"));
+    only_holder(&lab, VIP, "r2", Duration::from_secs(2));
+}
+
+#[test]
+fn three_nodes_elect_one_and_the_next_takes_over() {
+    let Some(lab) = lab_or_skip(&["r1", "r2", "r3"]) else {
+        return;
+    };
+    let r1 = start(&lab, "r1", &instance(150, "0.1", ""));
+    let _r2 = start(&lab, "r2", &instance(120, "0.1", ""));
+    let _r3 = start(&lab, "r3", &instance(90, "0.1", ""));
+    assert!(wait_until(Duration::from_secs(5), || lab.has_addr("r1", VIP)));
+    only_holder(&lab, VIP, "r1", Duration::from_secs(1));
+    r1.signal("KILL");
+    assert!(wait_until(Duration::from_secs(3), || lab.has_addr("r2", VIP)));
+    // r1's VIP stays on its dead host; among the live ones only r2 holds it.
+    std::thread::sleep(Duration::from_millis(800));
+    assert!(!lab.has_addr("r3", VIP), "r3 must stay backup");
+}
+
+#[test]
+fn unicast_peers() {
+    let Some(lab) = lab_or_skip(&["r1", "r2"]) else {
+        return;
+    };
+    let uni = |me: &str, peer: &str| {
+        format!("    unicast-source \"{me}\"\n    unicast-peer \"{peer}\"\n")
+    };
+    let r1 = start(
+        &lab,
+        "r1",
+        &instance(150, "0.1", &uni("192.168.77.11", "192.168.77.12")),
+    );
+    let _r2 = start(
+        &lab,
+        "r2",
+        &instance(100, "0.1", &uni("192.168.77.12", "192.168.77.11")),
+    );
+    assert!(wait_until(Duration::from_secs(5), || lab.has_addr("r1", VIP)));
+    only_holder(&lab, VIP, "r1", Duration::from_secs(1));
+    r1.signal("KILL");
+    assert!(wait_until(Duration::from_secs(3), || lab.has_addr("r2", VIP)));
+}
+
+#[test]
+fn ipv6_vrrpv3() {
+    let Some(lab) = lab_or_skip(&["r1", "r2"]) else {
+        return;
+    };
+    let v6 = |prio: u8| {
+        format!(
+            "vrrp-instance \"VI_6\" {{\n    interface \"eth0\"\n    virtual-router-id 61\n    priority {prio}\n    advert-interval 0.1\n    virtual-ipaddress \"fd00:77::254/64\"\n}}\n"
+        )
+    };
+    let r1 = start(&lab, "r1", &v6(150));
+    let _r2 = start(&lab, "r2", &v6(100));
+    assert!(
+        wait_until(Duration::from_secs(5), || lab
+            .has_addr("r1", "fd00:77::254")),
+        "r1:\n{}",
+        r1.log_text()
+    );
+    only_holder(&lab, "fd00:77::254", "r1", Duration::from_secs(1));
+    r1.signal("KILL");
+    assert!(wait_until(Duration::from_secs(3), || lab
+        .has_addr("r2", "fd00:77::254")));
+}
+
+#[test]
+fn vrrpv2_with_password() {
+    let Some(lab) = lab_or_skip(&["r1", "r2"]) else {
+        return;
+    };
+    let v2 = |prio: u8, pw: &str| {
+        instance(
+            prio,
+            "1",
+            &format!("    version 2\n    authentication \"pass\" \"{pw}\"\n"),
+        )
+    };
+    let r1 = start(&lab, "r1", &v2(150, "lab-pw"));
+    let _r2 = start(&lab, "r2", &v2(100, "lab-pw"));
+    assert!(wait_until(Duration::from_secs(6), || lab.has_addr("r1", VIP)));
+    only_holder(&lab, VIP, "r1", Duration::from_secs(2));
+    r1.signal("TERM");
+    assert!(wait_until(Duration::from_secs(3), || lab.has_addr("r2", VIP)));
+}
+
+#[test]
+fn a_wrong_password_is_not_a_peer() {
+    let Some(lab) = lab_or_skip(&["r1", "r2"]) else {
+        return;
+    };
+    let v2 = |prio: u8, pw: &str| {
+        instance(
+            prio,
+            "1",
+            &format!("    version 2\n    authentication \"pass\" \"{pw}\"\n"),
+        )
+    };
+    let _r1 = start(&lab, "r1", &v2(150, "right"));
+    let _r2 = start(&lab, "r2", &v2(100, "wrong"));
+    // Each drops the other's adverts, so both become master: proof that
+    // authentication is checked on the wire.
+    assert!(
+        wait_until(Duration::from_secs(8), || lab.holders(VIP).len() == 2),
+        "{:?}",
+        lab.holders(VIP)
+    );
+}
+
+#[test]
+fn clear_exit_codes_for_a_missing_interface_and_missing_privileges() {
+    let Some(lab) = lab_or_skip(&["r1"]) else {
+        return;
+    };
+    let cfg = "vrrp-instance \"VI_1\" {\n    interface \"nonexistent0\"\n    virtual-router-id 1\n    virtual-ipaddress \"192.168.77.254/24\"\n}\n";
+    let mut d = start(&lab, "r1", cfg);
+    assert_eq!(d.wait(Duration::from_secs(10)), Some(69));
+    assert!(
+        d.log_text()
+            .contains("interface nonexistent0 does not exist"),
+        "{}",
+        d.log_text()
+    );
+
+    let path = lab.write("unpriv.kdl", &instance(100, "1", ""));
+    let bin = holdfast_bin();
+    let mut d = lab.spawn(
+        "r1",
+        "unpriv",
+        &[
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+            bin.to_str().unwrap(),
+            "run",
+            "--config",
+            path.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        d.wait(Duration::from_secs(10)),
+        Some(77),
+        "{}",
+        d.log_text()
+    );
+    assert!(
+        d.log_text().contains("permission denied"),
+        "{}",
+        d.log_text()
+    );
+}
