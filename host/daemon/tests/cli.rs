@@ -178,7 +178,8 @@ fn signal(pid: u32, sig: &str) {
 fn run_stays_up_until_sigterm() {
     let mut child = holdfast()
         .args(["--log-format", "json", "run", "--config"])
-        .arg(repo().join("examples/full.kdl"))
+        // No VRRP instance: runs anywhere (VRRP runs are tested in tests/vrrp_netns.rs).
+        .arg(repo().join("examples/lvs-director.kdl"))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -203,15 +204,13 @@ fn run_stays_up_until_sigterm() {
         .collect();
     let messages: Vec<&str> = lines.iter().filter_map(|l| l["message"].as_str()).collect();
     assert!(messages.contains(&"configuration loaded"), "{messages:?}");
-    assert!(
-        messages.contains(&"vrrp instance configured"),
-        "{messages:?}"
-    );
     assert!(messages.contains(&"stopping"), "{messages:?}");
+    assert!(messages.contains(&"stopped"), "{messages:?}");
     assert!(
         lines
             .iter()
-            .any(|l| l["instance"] == "VI_1" && l["vrid"] == 51)
+            .any(|l| l["service"] == "tcp 10.0.0.100:443" && l["scheduler"] == "sh"),
+        "{messages:?}"
     );
 }
 

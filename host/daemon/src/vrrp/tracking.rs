@@ -171,10 +171,18 @@ mod tests {
         assert_eq!(t.verdict(), Verdict::Fault, "-260 is a fault");
         let mut owner = Tracking::new(255, &[], &files);
         owner.refresh_files();
-        assert_eq!(owner.verdict(), Verdict::Fault, "a fault applies to owners too");
+        assert_eq!(
+            owner.verdict(),
+            Verdict::Fault,
+            "a fault applies to owners too"
+        );
         std::fs::write(&f, "3").unwrap();
         owner.refresh_files();
-        assert_eq!(owner.verdict(), Verdict::Priority(255), "an owner is not lowered by weights");
+        assert_eq!(
+            owner.verdict(),
+            Verdict::Priority(255),
+            "an owner is not lowered by weights"
+        );
         let zero = [TrackFileCfg {
             path: f.clone(),
             weight: 0,
