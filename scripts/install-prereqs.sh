@@ -10,6 +10,7 @@ declare -A packages=(
     [ping]=iputils-ping
     [keepalived]=keepalived
     [tcpdump]=tcpdump
+    [stress-ng]=stress-ng
 )
 
 missing=()

@@ -152,6 +152,11 @@ impl Lab {
         lab
     }
 
+    /// The switch namespace (for captures on `br0`).
+    pub fn switch_ns(&self) -> String {
+        format!("{}-sw", self.prefix)
+    }
+
     /// A host by name.
     pub fn host(&self, name: &str) -> &Host {
         self.hosts
@@ -342,6 +347,23 @@ pub fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
         }
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// The release `holdfast` binary, for benchmarks (built if needed).
+pub fn holdfast_release_bin() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let ok = Command::new(cargo)
+        .args(["build", "--quiet", "--release", "-p", "holdfast"])
+        .current_dir(&root)
+        .status();
+    assert!(
+        ok.is_ok_and(|s| s.success()),
+        "cannot build holdfast --release"
+    );
+    target.join("release/holdfast")
 }
 
 /// The `holdfast` binary under test, built (debug) if this run has not built it yet.

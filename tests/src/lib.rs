@@ -7,6 +7,7 @@
 //! `.ci/run` sets) a missing prerequisite fails the test instead, so CI
 //! always runs everything.
 
+pub mod capture;
 pub mod lab;
 
 /// The variable that turns skips into failures.

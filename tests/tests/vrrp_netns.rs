@@ -328,3 +328,111 @@ fn clear_exit_codes_for_a_missing_interface_and_missing_privileges() {
         d.log_text()
     );
 }
+
+#[test]
+fn notify_scripts_run_in_order_with_keepalived_arguments_without_delaying_adverts() {
+    let Some(lab) = lab_or_skip(&["r1", "r2"]) else {
+        return;
+    };
+    let log = lab.dir.join("notify.log");
+    let script = |name: &str, body: &str| {
+        let p = lab.write(name, &format!("#!/bin/sh\n{body}\n"));
+        std::process::Command::new("chmod")
+            .arg("+x")
+            .arg(&p)
+            .status()
+            .unwrap();
+        p.display().to_string()
+    };
+    let slow = script(
+        "slow.sh",
+        &format!("sleep 3; echo slow-done >> {}", log.display()),
+    );
+    let any = script("notify.sh", &format!("echo \"$@\" >> {}", log.display()));
+    let stop = script("stop.sh", &format!("echo stop-script >> {}", log.display()));
+    let extra =
+        format!("    notify-master \"{slow}\"\n    notify-stop \"{stop}\"\n    notify \"{any}\"\n");
+    let mut r1 = start(&lab, "r1", &instance(150, "0.1", &extra));
+    let _r2 = start(&lab, "r2", &instance(100, "0.1", ""));
+    assert!(wait_until(Duration::from_secs(5), || lab.has_addr("r1", VIP)));
+    // The master script sleeps 3 s; adverts must keep flowing meanwhile, or
+    // r2 (Master_Down_Interval 0.36 s) would take over.
+    only_holder(&lab, VIP, "r1", Duration::from_secs(2));
+    let read = || std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        wait_until(Duration::from_secs(5), || read()
+            .contains("INSTANCE VI_1 MASTER 150")),
+        "{}",
+        read()
+    );
+    r1.signal("TERM");
+    assert_eq!(r1.wait(Duration::from_secs(15)), Some(0));
+    let lines: Vec<String> = read().lines().map(str::to_string).collect();
+    assert_eq!(
+        lines,
+        [
+            "INSTANCE VI_1 BACKUP 150",
+            "slow-done",
+            "INSTANCE VI_1 MASTER 150",
+            "stop-script",
+            "INSTANCE VI_1 STOP 150"
+        ],
+        "scripts run one at a time, in event order"
+    );
+}
+
+#[test]
+fn tracked_file_and_interface_move_mastership() {
+    let Some(lab) = lab_or_skip(&["r1", "r2"]) else {
+        return;
+    };
+    let prio = lab.write("prio", "0\n");
+    // A veth pair inside r1 (this kernel may lack the dummy driver); both ends up = carrier.
+    lab.exec(
+        "r1",
+        &[
+            "ip", "link", "add", "trk0", "type", "veth", "peer", "name", "trk1",
+        ],
+    );
+    lab.exec("r1", &["ip", "link", "set", "trk1", "up"]);
+    lab.exec("r1", &["ip", "link", "set", "trk0", "up"]);
+    let extra = format!(
+        "    track-file \"{}\" weight=-1\n    track-interface \"trk0\" weight=-80\n",
+        prio.display()
+    );
+    let r1 = start(&lab, "r1", &instance(150, "0.1", &extra));
+    let _r2 = start(&lab, "r2", &instance(100, "0.1", ""));
+    assert!(
+        wait_until(Duration::from_secs(5), || lab.has_addr("r1", VIP)),
+        "{}",
+        r1.log_text()
+    );
+
+    // 150 - 60 = 90 < 100: r2 preempts.
+    std::fs::write(&prio, "60\n").unwrap();
+    assert!(
+        wait_until(Duration::from_secs(3), || lab.holders(VIP) == ["r2"]),
+        "track-file: {:?}",
+        lab.holders(VIP)
+    );
+    std::fs::write(&prio, "0\n").unwrap();
+    assert!(
+        wait_until(Duration::from_secs(3), || lab.holders(VIP) == ["r1"]),
+        "back to 150: {:?}",
+        lab.holders(VIP)
+    );
+
+    // trk0 down: 150 - 80 = 70 < 100.
+    lab.exec("r1", &["ip", "link", "set", "trk0", "down"]);
+    assert!(
+        wait_until(Duration::from_secs(3), || lab.holders(VIP) == ["r2"]),
+        "track-interface: {:?}",
+        lab.holders(VIP)
+    );
+    lab.exec("r1", &["ip", "link", "set", "trk0", "up"]);
+    assert!(
+        wait_until(Duration::from_secs(3), || lab.holders(VIP) == ["r1"]),
+        "{:?}",
+        lab.holders(VIP)
+    );
+}

@@ -192,6 +192,8 @@ pub fn diff(old: &Config, new: &Config) -> ConfigDiff {
             notify_timeout => "notify-timeout",
             ipvs_reconcile_interval => "ipvs-reconcile-interval",
             lvs_flush_on_stop => "lvs-flush-on-stop",
+            realtime_priority => "realtime-priority",
+            lock_memory => "lock-memory",
         ),
         policies: compare(
             old.policies.iter().map(|(k, v)| (k.clone(), v)),

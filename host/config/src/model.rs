@@ -94,6 +94,10 @@ pub struct GlobalCfg {
     pub ipvs_reconcile_interval: Duration,
     /// `lvs-flush-on-stop`: remove our virtual servers from the kernel on shutdown.
     pub lvs_flush_on_stop: bool,
+    /// `realtime-priority`: SCHED_RR priority of the VRRP thread (0 = normal scheduling).
+    pub realtime_priority: u8,
+    /// `lock-memory`: lock the daemon's memory so it is never swapped (keepalived's `vrrp_no_swap`).
+    pub lock_memory: bool,
 }
 
 impl Default for GlobalCfg {
@@ -106,6 +110,8 @@ impl Default for GlobalCfg {
             notify_timeout: Duration::from_secs(10),
             ipvs_reconcile_interval: Duration::from_secs(5),
             lvs_flush_on_stop: false,
+            realtime_priority: 1,
+            lock_memory: false,
         }
     }
 }

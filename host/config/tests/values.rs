@@ -42,7 +42,19 @@ fn ipv6_instance_with_centisecond_interval() {
 
 #[test]
 fn v2_from_global_default_with_pass_auth() {
-    let i = &load("v2-pass-auth.kdl").vrrp_instances[0];
+    let c = load("v2-pass-auth.kdl");
+    assert_eq!(
+        (c.global.realtime_priority, c.global.lock_memory),
+        (10, true)
+    );
+    assert_eq!(
+        (
+            GlobalCfg::default().realtime_priority,
+            GlobalCfg::default().lock_memory
+        ),
+        (1, false)
+    );
+    let i = &c.vrrp_instances[0];
     assert_eq!(i.version, VrrpVersion::V2);
     assert_eq!(i.advert_interval_cs, 100);
     assert_eq!(i.initial_state, InitialState::Master);

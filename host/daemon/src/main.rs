@@ -4,6 +4,7 @@ mod check;
 mod cli;
 mod logging;
 mod run;
+mod sys;
 mod vrrp;
 
 use std::process::ExitCode;

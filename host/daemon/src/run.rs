@@ -35,6 +35,23 @@ pub(crate) fn run(path: &Path) -> ExitCode {
         info!(service = %vs.key, scheduler = %vs.scheduler, real_servers = vs.real_servers.len(), "virtual server configured (IPVS not yet wired)");
     }
 
+    if !config.vrrp_instances.is_empty() && config.global.realtime_priority > 0 {
+        // The runtime below runs on this thread: the VRRP loop gets the priority.
+        match crate::sys::set_realtime(config.global.realtime_priority) {
+            Ok(()) => info!(
+                priority = config.global.realtime_priority,
+                "VRRP thread runs with SCHED_RR"
+            ),
+            Err(e) => {
+                warn!(error = %e, "cannot use real-time scheduling; adverts may be late on a busy machine")
+            }
+        }
+    }
+    if config.global.lock_memory
+        && let Err(e) = crate::sys::lock_memory()
+    {
+        warn!(error = %e, "cannot lock memory");
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

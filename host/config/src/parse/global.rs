@@ -18,6 +18,8 @@ const GLOBAL_NODES: &[&str] = &[
     "notify-timeout",
     "ipvs-reconcile-interval",
     "lvs-flush-on-stop",
+    "realtime-priority",
+    "lock-memory",
 ];
 
 pub(super) fn read(node: &KdlNode, d: &mut Diags) -> GlobalCfg {
@@ -90,6 +92,18 @@ pub(super) fn read(node: &KdlNode, d: &mut Diags) -> GlobalCfg {
             "lvs-flush-on-stop" => {
                 d.flag(child);
                 g.lvs_flush_on_stop = true;
+            }
+            "realtime-priority" => {
+                if let Some(v) = d
+                    .single(child, "a priority")
+                    .and_then(|e| d.int(e, 0, 99, "realtime-priority"))
+                {
+                    g.realtime_priority = v;
+                }
+            }
+            "lock-memory" => {
+                d.flag(child);
+                g.lock_memory = true;
             }
             _ => d.unknown_node(child, "`global`", GLOBAL_NODES),
         }

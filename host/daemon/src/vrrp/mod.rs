@@ -6,6 +6,7 @@ mod addresses;
 mod notify;
 mod runner;
 mod setup;
+mod timer;
 mod tracking;
 
 use std::collections::{BTreeMap, HashMap};
@@ -25,6 +26,8 @@ use runner::{Group, Packet, Runner, Slot};
 pub(crate) struct Vrrp {
     stop: oneshot::Sender<()>,
     task: JoinHandle<()>,
+    notifiers: Vec<JoinHandle<()>>,
+    notify_timeout: std::time::Duration,
 }
 
 impl Vrrp {
@@ -32,6 +35,14 @@ impl Vrrp {
     pub(crate) async fn stop(self) {
         let _ = self.stop.send(());
         let _ = self.task.await;
+        // The runner is gone, so every queue is closed: let queued scripts
+        // (notify-stop among them) finish, each bounded by its timeout.
+        let limit = self.notify_timeout * 2;
+        for n in self.notifiers {
+            if tokio::time::timeout(limit, n).await.is_err() {
+                warn!("a notify script queue did not finish before exit");
+            }
+        }
     }
 }
 
@@ -112,10 +123,12 @@ pub(crate) async fn start(config: &Config) -> Result<Vrrp, NetError> {
     let addr_task = tokio::spawn(addresses::run(nl.clone(), announcers, addr_rx));
 
     let timeout = config.global.notify_timeout;
+    let mut notifiers = Vec::new();
     let mut slots = Vec::new();
     let mut by_vrid = HashMap::new();
     for r in resolved {
-        let (notifier, _) = notify::Notifier::spawn(r.cfg.name.clone(), timeout);
+        let (notifier, handle) = notify::Notifier::spawn(r.cfg.name.clone(), timeout);
+        notifiers.push(handle);
         by_vrid.insert((r.link.index, r.primary.is_ipv6(), r.cfg.vrid), slots.len());
         let instance = Instance::new(r.core, r.primary);
         let mut slot =
@@ -142,7 +155,8 @@ pub(crate) async fn start(config: &Config) -> Result<Vrrp, NetError> {
                 .iter()
                 .filter_map(|m| slots.iter().position(|s: &Slot| &s.name == m))
                 .collect();
-            let (notifier, _) = notify::Notifier::spawn(g.name.clone(), timeout);
+            let (notifier, handle) = notify::Notifier::spawn(g.name.clone(), timeout);
+            notifiers.push(handle);
             Group {
                 name: g.name.clone(),
                 sync: SyncGroup::new(members),
@@ -167,5 +181,7 @@ pub(crate) async fn start(config: &Config) -> Result<Vrrp, NetError> {
     Ok(Vrrp {
         stop: stop_tx,
         task,
+        notifiers,
+        notify_timeout: timeout,
     })
 }

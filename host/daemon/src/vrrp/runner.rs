@@ -19,7 +19,6 @@ use std::time::{Duration, Instant};
 use holdfast_net::{LinkEvent, RxMeta, VipSpec, VrrpSender};
 use holdfast_vrrp::{Action, FaultReason, Instance, Received, State, SyncGroup};
 use tokio::sync::{mpsc, oneshot};
-use tokio::time::sleep_until;
 use tracing::{debug, info, warn};
 
 use super::addresses::AddrCmd;
@@ -306,6 +305,13 @@ impl Runner {
             self.slots[i].instance.startup(now);
         }
         self.drain(now);
+        let mut timer = match super::timer::PreciseTimer::new() {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot create the protocol timer");
+                return;
+            }
+        };
         let mut file_poll = tokio::time::interval(TRACK_FILE_POLL);
         file_poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -314,11 +320,13 @@ impl Runner {
                 .iter()
                 .filter_map(|s| s.instance.poll_timeout())
                 .min();
-            let far = Instant::now() + Duration::from_secs(3600);
+            if let Err(e) = timer.arm(deadline) {
+                warn!(error = %e, "cannot arm the protocol timer");
+            }
             tokio::select! {
                 biased;
                 _ = &mut stop => break,
-                _ = sleep_until(deadline.unwrap_or(far).into()) => {
+                _ = timer.expired() => {
                     let now = Instant::now();
                     for s in &mut self.slots {
                         if s.instance.poll_timeout().is_some_and(|t| t <= now) {
