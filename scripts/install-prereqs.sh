@@ -30,8 +30,9 @@ fi
 # cargo-fuzz for the fuzz smoke test (from crates.io).
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install --locked --quiet cargo-fuzz
 
-# Rust components used by CI.
+# Rust components used by CI, and the target policies are built for.
 if command -v rustup >/dev/null 2>&1; then
+    rustup target list --installed 2>/dev/null | grep -q '^wasm32-unknown-unknown$' || rustup target add wasm32-unknown-unknown
     rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
     rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
 fi

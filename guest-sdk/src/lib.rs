@@ -1,4 +1,211 @@
 //! The SDK for holdfast policy authors.
 //!
-//! Policies are WebAssembly components that implement one of the worlds of
-//! the `holdfast:policy` WIT package in `wit/`: priority, health or weight.
+//! A policy is a small Rust crate compiled to a WebAssembly component that
+//! holdfast runs in a sandbox (fuel, deadline and memory limits on every
+//! call) and can replace while the daemon runs. Implement one of the three
+//! traits, export it with [`export_policy!`], and build it with
+//! `holdfast policy build DIR`.
+//!
+//! ```ignore
+//! use holdfast_policy_sdk::*;
+//!
+//! struct Track;
+//!
+//! impl PriorityPolicy for Track {
+//!     fn priority(input: PriorityInput) -> PriorityOutput {
+//!         let down = input.interfaces.iter().filter(|i| !i.up).count() as u8;
+//!         info!("{} tracked interfaces down", down);
+//!         PriorityOutput::Priority(input.base_priority.saturating_sub(20 * down))
+//!     }
+//! }
+//!
+//! export_policy!(priority: Track);
+//! ```
+//!
+//! The contract is the WIT package `holdfast:policy@0.1.0` in this crate's
+//! `wit/` directory; the types below are generated from it.
+#![deny(missing_docs)]
+
+#[doc(hidden)]
+#[allow(clippy::too_many_arguments, reason = "generated bindings mirror the WIT records")]
+pub mod priority_bindings {
+    wit_bindgen::generate!({
+        path: "wit",
+        world: "priority",
+        pub_export_macro: true,
+        export_macro_name: "export_priority",
+        default_bindings_module: "holdfast_policy_sdk::priority_bindings",
+        generate_all,
+    });
+}
+
+#[doc(hidden)]
+#[allow(clippy::too_many_arguments, reason = "generated bindings mirror the WIT records")]
+pub mod health_bindings {
+    wit_bindgen::generate!({
+        path: "wit",
+        world: "health",
+        pub_export_macro: true,
+        export_macro_name: "export_health",
+        default_bindings_module: "holdfast_policy_sdk::health_bindings",
+        // One copy of the shared interfaces, so the types are the same in every world.
+        with: {
+            "holdfast:policy/types@0.1.0": crate::priority_bindings::holdfast::policy::types,
+            "holdfast:policy/log@0.1.0": crate::priority_bindings::holdfast::policy::log,
+            "holdfast:policy/clock@0.1.0": crate::priority_bindings::holdfast::policy::clock,
+            "holdfast:policy/state@0.1.0": crate::priority_bindings::holdfast::policy::state,
+        },
+    });
+}
+
+#[doc(hidden)]
+#[allow(clippy::too_many_arguments, reason = "generated bindings mirror the WIT records")]
+pub mod weight_bindings {
+    wit_bindgen::generate!({
+        path: "wit",
+        world: "weight",
+        pub_export_macro: true,
+        export_macro_name: "export_weight",
+        default_bindings_module: "holdfast_policy_sdk::weight_bindings",
+        // One copy of the shared interfaces, so the types are the same in every world.
+        with: {
+            "holdfast:policy/types@0.1.0": crate::priority_bindings::holdfast::policy::types,
+            "holdfast:policy/log@0.1.0": crate::priority_bindings::holdfast::policy::log,
+            "holdfast:policy/clock@0.1.0": crate::priority_bindings::holdfast::policy::clock,
+            "holdfast:policy/state@0.1.0": crate::priority_bindings::holdfast::policy::state,
+        },
+    });
+}
+
+#[doc(hidden)]
+pub use std::format;
+
+pub use priority_bindings::holdfast::policy::types::{
+    HealthVerdict, PriorityInput, PriorityOutput, ProbeKind, ProbeResult, TrackedCheck,
+    TrackedFile, TrackedInterface, VrrpState, WeightInput,
+};
+
+/// Logging into the daemon's log, at a level.
+pub mod log {
+    pub use crate::priority_bindings::holdfast::policy::log::Level;
+
+    /// Writes one message to the daemon's log (tagged with the policy's name).
+    pub fn write(level: Level, message: &str) {
+        crate::priority_bindings::holdfast::policy::log::log(level, message);
+    }
+}
+
+/// Milliseconds since the daemon started (monotonic).
+pub fn now_ms() -> u64 {
+    priority_bindings::holdfast::policy::clock::now_ms()
+}
+
+/// The state of a VRRP instance of this daemon, by name.
+pub fn instance_state(name: &str) -> Option<VrrpState> {
+    priority_bindings::holdfast::policy::state::instance_state(name)
+}
+
+/// Logs at info level with `format!` syntax.
+#[macro_export]
+macro_rules! info {
+    ($($arg:tt)*) => { $crate::log::write($crate::log::Level::Info, &$crate::format!($($arg)*)) };
+}
+
+/// Logs at warn level with `format!` syntax.
+#[macro_export]
+macro_rules! warn {
+    ($($arg:tt)*) => { $crate::log::write($crate::log::Level::Warn, &$crate::format!($($arg)*)) };
+}
+
+/// Logs at debug level with `format!` syntax.
+#[macro_export]
+macro_rules! debug {
+    ($($arg:tt)*) => { $crate::log::write($crate::log::Level::Debug, &$crate::format!($($arg)*)) };
+}
+
+/// A policy's `init`: receives the KDL `params` block as a JSON object.
+/// The default accepts anything.
+pub trait Init {
+    /// Validates and stores parameters; an error rejects the policy.
+    fn init(params: String) -> Result<(), String> {
+        let _ = params;
+        Ok(())
+    }
+}
+
+/// Computes a VRRP instance's priority.
+pub trait PriorityPolicy: Init {
+    /// The priority to advertise, or `PriorityOutput::Fault(reason)`.
+    /// The default keeps the configured priority.
+    fn priority(input: PriorityInput) -> PriorityOutput {
+        PriorityOutput::Priority(input.base_priority)
+    }
+}
+
+/// Turns a probe result into a health verdict.
+pub trait HealthPolicy: Init {
+    /// The verdict. The default follows the probe.
+    fn verdict(input: ProbeResult) -> HealthVerdict {
+        if input.success {
+            HealthVerdict::Up
+        } else {
+            HealthVerdict::Down(input.error.unwrap_or_else(|| "probe failed".to_string()))
+        }
+    }
+}
+
+/// Computes a real server's weight.
+pub trait WeightPolicy: Init {
+    /// The weight. The default keeps the configured weight while healthy.
+    fn weight(input: WeightInput) -> u32 {
+        if input.healthy { input.base_weight } else { 0 }
+    }
+}
+
+/// Exports a policy type: `export_policy!(priority: MyPolicy)`, or
+/// `health:` / `weight:`.
+#[macro_export]
+macro_rules! export_policy {
+    (priority: $ty:ty) => {
+        const _: () = {
+            struct __HoldfastExport;
+            impl $crate::priority_bindings::Guest for __HoldfastExport {
+                fn init(params: String) -> Result<(), String> {
+                    <$ty as $crate::Init>::init(params)
+                }
+                fn priority(input: $crate::PriorityInput) -> $crate::PriorityOutput {
+                    <$ty as $crate::PriorityPolicy>::priority(input)
+                }
+            }
+            $crate::priority_bindings::export_priority!(__HoldfastExport);
+        };
+    };
+    (health: $ty:ty) => {
+        const _: () = {
+            struct __HoldfastExport;
+            impl $crate::health_bindings::Guest for __HoldfastExport {
+                fn init(params: String) -> Result<(), String> {
+                    <$ty as $crate::Init>::init(params)
+                }
+                fn verdict(input: $crate::ProbeResult) -> $crate::HealthVerdict {
+                    <$ty as $crate::HealthPolicy>::verdict(input)
+                }
+            }
+            $crate::health_bindings::export_health!(__HoldfastExport);
+        };
+    };
+    (weight: $ty:ty) => {
+        const _: () = {
+            struct __HoldfastExport;
+            impl $crate::weight_bindings::Guest for __HoldfastExport {
+                fn init(params: String) -> Result<(), String> {
+                    <$ty as $crate::Init>::init(params)
+                }
+                fn weight(input: $crate::WeightInput) -> u32 {
+                    <$ty as $crate::WeightPolicy>::weight(input)
+                }
+            }
+            $crate::weight_bindings::export_weight!(__HoldfastExport);
+        };
+    };
+}

@@ -365,20 +365,3 @@ pub fn holdfast_release_bin() -> PathBuf {
     );
     target.join("release/holdfast")
 }
-
-/// The `holdfast` binary under test, built (debug) if this run has not built it yet.
-pub fn holdfast_bin() -> PathBuf {
-    static BUILT: std::sync::Once = std::sync::Once::new();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
-    BUILT.call_once(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let ok = Command::new(cargo)
-            .args(["build", "--quiet", "-p", "holdfast"])
-            .current_dir(&root)
-            .status();
-        assert!(ok.is_ok_and(|s| s.success()), "cannot build holdfast");
-    });
-    target.join("debug/holdfast")
-}

@@ -37,6 +37,9 @@ pub(crate) enum Command {
     Check(ConfigArg),
     /// Print the version.
     Version,
+    /// Tools for policy authors: build, inspect, evaluate.
+    #[command(subcommand)]
+    Policy(crate::policy_cmd::PolicyCmd),
 }
 
 #[derive(Debug, Args)]

@@ -3,6 +3,7 @@
 mod check;
 mod cli;
 mod logging;
+mod policy_cmd;
 mod run;
 mod sys;
 mod vrrp;
@@ -22,6 +23,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Run(args) => run::run(&args.config),
         Command::Check(args) => check::run(&args.config),
+        Command::Policy(cmd) => policy_cmd::run(cmd),
         Command::Version => {
             println!("holdfast {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS

@@ -9,7 +9,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use holdfast_tests::lab::{Daemon, Lab, holdfast_bin, wait_until};
+use holdfast_tests::lab::{Daemon, Lab, wait_until};
 use holdfast_tests::skip_unless;
 
 #[derive(Clone, Copy)]
@@ -87,7 +87,7 @@ fn start_holdfast(lab: &Lab, host: &str, case: &Case, priority: u8) -> Daemon {
         &format!("{host}.kdl"),
         &case.holdfast_config(host, priority),
     );
-    let bin = holdfast_bin();
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_holdfast"));
     lab.spawn(
         host,
         &format!("{host}-holdfast"),

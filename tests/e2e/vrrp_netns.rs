@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use holdfast_tests::lab::{Lab, holdfast_bin, wait_until};
+use holdfast_tests::lab::{Lab, wait_until};
 use holdfast_tests::skip_unless;
 
 const VIP: &str = "192.168.77.254";
@@ -16,7 +16,7 @@ fn instance(priority: u8, interval: &str, extra: &str) -> String {
 
 fn start(lab: &Lab, host: &str, config: &str) -> holdfast_tests::lab::Daemon {
     let path = lab.write(&format!("{host}.kdl"), config);
-    let bin = holdfast_bin();
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_holdfast"));
     lab.spawn(
         host,
         host,
@@ -300,7 +300,7 @@ fn clear_exit_codes_for_a_missing_interface_and_missing_privileges() {
     );
 
     let path = lab.write("unpriv.kdl", &instance(100, "1", ""));
-    let bin = holdfast_bin();
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_holdfast"));
     let mut d = lab.spawn(
         "r1",
         "unpriv",

@@ -1,0 +1,227 @@
+//! `holdfast policy build | inspect | eval`: tools for policy authors.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Duration;
+
+use clap::{Args, Subcommand, ValueEnum};
+use holdfast_policy::{
+    Limits, LoadedPolicy, PolicyEngine, PolicyInstance, PolicyKind, PriorityInput, ProbeResult,
+    WeightInput, componentize,
+};
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PolicyCmd {
+    /// Build a policy crate into a component (cargo build for wasm32, then componentize).
+    Build(BuildArgs),
+    /// Show a policy's world, imports, exports, size and content hash.
+    Inspect {
+        /// The policy file (component or core module).
+        file: PathBuf,
+    },
+    /// Run one call under the daemon's limits and print the result as JSON.
+    Eval(EvalArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BuildArgs {
+    /// The policy crate's directory.
+    dir: PathBuf,
+    /// Where to write the component (default: NAME.wasm in the current directory).
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum Kind {
+    Priority,
+    Health,
+    Weight,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct EvalArgs {
+    /// The policy file.
+    file: PathBuf,
+    /// Which world to call.
+    #[arg(long, value_enum)]
+    kind: Kind,
+    /// The call's input, as JSON.
+    #[arg(long)]
+    input: String,
+    /// The `params` given to `init`, as a JSON object.
+    #[arg(long, default_value = "{}")]
+    params: String,
+    /// Fuel for the call.
+    #[arg(long, default_value_t = Limits::default().fuel)]
+    fuel: u64,
+    /// Deadline in milliseconds.
+    #[arg(long, default_value_t = 20)]
+    timeout_ms: u64,
+    /// Memory cap in MiB.
+    #[arg(long, default_value_t = Limits::default().memory_mib)]
+    memory_mib: u32,
+}
+
+pub(crate) fn run(cmd: PolicyCmd) -> ExitCode {
+    let result = match cmd {
+        PolicyCmd::Build(args) => build(&args.dir, args.output.as_deref()),
+        PolicyCmd::Inspect { file } => inspect(&file),
+        PolicyCmd::Eval(args) => return eval(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("holdfast: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn engine() -> Result<PolicyEngine, String> {
+    PolicyEngine::new().map_err(|e| e.to_string())
+}
+
+fn build(dir: &Path, output: Option<&Path>) -> Result<(), String> {
+    let manifest = dir.join("Cargo.toml");
+    let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--message-format=json-render-diagnostics",
+            "--manifest-path",
+        ])
+        .arg(&manifest)
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("cargo build failed for {}", manifest.display()));
+    }
+    // The cdylib of the package in DIR is the last wasm artifact cargo reports.
+    let wasm = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|m| m["reason"] == "compiler-artifact")
+        .filter(|m| {
+            m["manifest_path"].as_str().is_some_and(|p| {
+                Path::new(p).parent() == std::fs::canonicalize(dir).ok().as_deref()
+            })
+        })
+        .flat_map(|m| m["filenames"].as_array().cloned().unwrap_or_default())
+        .filter_map(|f| f.as_str().map(PathBuf::from))
+        .rfind(|p| p.extension().is_some_and(|e| e == "wasm"))
+        .ok_or("no .wasm artifact: is the crate a cdylib (crate-type = [\"cdylib\"])?")?;
+    let name = wasm
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let core = std::fs::read(&wasm).map_err(|e| format!("{}: {e}", wasm.display()))?;
+    let component = componentize(&name, &core).map_err(|e| e.to_string())?;
+    let target = output.map_or_else(|| PathBuf::from(format!("{name}.wasm")), Path::to_path_buf);
+    std::fs::write(&target, &component).map_err(|e| format!("{}: {e}", target.display()))?;
+    let info =
+        holdfast_policy::inspect(&engine()?, &name, &component).map_err(|e| e.to_string())?;
+    let worlds: Vec<String> = info.worlds.iter().map(ToString::to_string).collect();
+    println!(
+        "{}: {} bytes, world {}, sha256 {}",
+        target.display(),
+        info.size,
+        worlds.join("+"),
+        info.hash
+    );
+    Ok(())
+}
+
+fn inspect(file: &Path) -> Result<(), String> {
+    let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let name = file.display().to_string();
+    let info = holdfast_policy::inspect(&engine()?, &name, &bytes).map_err(|e| e.to_string())?;
+    let json = serde_json::json!({
+        "file": name,
+        "package": "holdfast:policy@0.1.0",
+        "worlds": info.worlds,
+        "imports": info.imports,
+        "exports": info.exports,
+        "size": info.size,
+        "sha256": info.hash,
+    });
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&json).unwrap_or_default()
+    );
+    if info.worlds.is_empty() {
+        return Err(format!("{name} implements no holdfast:policy@0.1.0 world"));
+    }
+    Ok(())
+}
+
+fn eval(args: &EvalArgs) -> ExitCode {
+    let fail = |what: &str, e: &dyn std::fmt::Display| {
+        eprintln!("holdfast: {what}: {e}");
+        ExitCode::FAILURE
+    };
+    let bytes = match std::fs::read(&args.file) {
+        Ok(b) => b,
+        Err(e) => return fail(&args.file.display().to_string(), &e),
+    };
+    let name = args
+        .file
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let kind = match args.kind {
+        Kind::Priority => PolicyKind::Priority,
+        Kind::Health => PolicyKind::Health,
+        Kind::Weight => PolicyKind::Weight,
+    };
+    let limits = Limits {
+        fuel: args.fuel,
+        timeout: Duration::from_millis(args.timeout_ms),
+        memory_mib: args.memory_mib,
+    };
+    let engine = match engine() {
+        Ok(e) => e,
+        Err(e) => return fail("engine", &e),
+    };
+    let failure = |e: holdfast_policy::PolicyError| {
+        println!(
+            "{}",
+            serde_json::json!({ "error": { "kind": e.kind, "message": e.message } })
+        );
+        ExitCode::FAILURE
+    };
+    let component = match componentize(&name, &bytes) {
+        Ok(c) => c,
+        Err(e) => return failure(e),
+    };
+    let loaded = match LoadedPolicy::load(&engine, &name, kind, &component, limits) {
+        Ok(l) => l,
+        Err(e) => return failure(e),
+    };
+    let mut instance = match PolicyInstance::new(loaded, args.params.clone(), None) {
+        Ok(i) => i,
+        Err(e) => return failure(e),
+    };
+    let output = match kind {
+        PolicyKind::Priority => serde_json::from_str::<PriorityInput>(&args.input)
+            .map_err(|e| e.to_string())
+            .map(|i| instance.priority(&i).map(|o| serde_json::json!(o))),
+        PolicyKind::Health => serde_json::from_str::<ProbeResult>(&args.input)
+            .map_err(|e| e.to_string())
+            .map(|i| instance.verdict(&i).map(|o| serde_json::json!(o))),
+        PolicyKind::Weight => serde_json::from_str::<WeightInput>(&args.input)
+            .map_err(|e| e.to_string())
+            .map(|i| instance.weight(&i).map(|o| serde_json::json!(o))),
+    };
+    match output {
+        Err(e) => fail("--input", &e),
+        Ok(Err(e)) => failure(e),
+        Ok(Ok(v)) => {
+            println!("{}", serde_json::json!({ "output": v }));
+            ExitCode::SUCCESS
+        }
+    }
+}

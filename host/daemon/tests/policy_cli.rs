@@ -1,0 +1,117 @@
+//! `holdfast policy build | inspect | eval` on the shipped policy and a
+//! hostile fixture, built from source.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+fn holdfast() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_holdfast"))
+}
+
+fn policies() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies")
+}
+
+/// keepalived-track built once with `holdfast policy build`.
+fn keepalived_track() -> &'static Path {
+    static OUT: OnceLock<PathBuf> = OnceLock::new();
+    OUT.get_or_init(|| {
+        let out = std::env::temp_dir().join(format!("holdfast-kt-{}.wasm", std::process::id()));
+        let o = holdfast()
+            .args(["policy", "build"])
+            .arg(policies().join("keepalived-track"))
+            .arg("-o")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let line = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            line.contains("world priority") && line.contains("sha256 "),
+            "{line}"
+        );
+        out
+    })
+}
+
+fn json(out: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+#[test]
+fn build_then_inspect() {
+    let bytes = std::fs::read(keepalived_track()).unwrap();
+    assert_eq!(&bytes[..4], b"\0asm");
+    assert_eq!(bytes[6..8], [1, 0], "a component, not a core module");
+    let out = holdfast()
+        .args(["policy", "inspect"])
+        .arg(keepalived_track())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v = json(&out);
+    assert_eq!(v["worlds"], serde_json::json!(["priority"]));
+    assert_eq!(v["exports"], serde_json::json!(["init", "priority"]));
+    assert_eq!(v["package"], "holdfast:policy@0.1.0");
+    assert_eq!(v["sha256"].as_str().unwrap().len(), 64);
+}
+
+#[test]
+fn eval_applies_keepalived_weights() {
+    let input = r#"{"instance":"VI_1","base_priority":150,"current_priority":150,"state":"master",
+        "interfaces":[{"name":"eth1","up":false,"weight":-20},{"name":"eth2","up":true,"weight":5}]}"#;
+    let out = holdfast()
+        .args(["policy", "eval"])
+        .arg(keepalived_track())
+        .args(["--kind", "priority", "--input", input])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(json(&out), serde_json::json!({"output": {"priority": 135}}));
+}
+
+#[test]
+fn eval_reports_a_typed_failure_with_exit_1() {
+    let spin = policies().join("target/wasm32-unknown-unknown/release/fixture_spin.wasm");
+    if !spin.exists() {
+        let ok = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args([
+                "build",
+                "--quiet",
+                "--release",
+                "--target",
+                "wasm32-unknown-unknown",
+                "-p",
+                "fixture-spin",
+            ])
+            .current_dir(policies())
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+    let input =
+        r#"{"instance":"VI_1","base_priority":150,"current_priority":150,"state":"backup"}"#;
+    let out = holdfast()
+        .args(["policy", "eval"])
+        .arg(&spin)
+        .args(["--kind", "priority", "--input", input, "--fuel", "100000"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(json(&out)["error"]["kind"], "out-of-fuel");
+    // The wrong kind for a good policy is a typed failure too.
+    let out = holdfast()
+        .args(["policy", "eval"])
+        .arg(keepalived_track())
+        .args(["--kind", "weight", "--input", "{}"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(json(&out)["error"]["kind"], "wrong-world");
+}

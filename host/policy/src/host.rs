@@ -1,0 +1,114 @@
+//! What a policy may call: structured logging, a monotonic clock, and
+//! read-only daemon state. Nothing else is linked, so a module that imports
+//! anything else (WASI, files, sockets) fails to instantiate.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use wasmtime::ResourceLimiter;
+
+use crate::bindings::priority::holdfast::policy::{clock, log, state, types};
+
+/// Log lines a single call may write; the rest are dropped (and counted).
+const LOG_LINES_PER_CALL: u32 = 20;
+/// Longest log line kept, in bytes.
+const LOG_LINE_MAX: usize = 512;
+
+/// Answers `state.instance-state` queries (read-only).
+pub type StateQuery = Arc<dyn Fn(&str) -> Option<crate::VrrpState> + Send + Sync>;
+
+/// A memory limiter that remembers that it refused, so a refused growth
+/// is reported as `MemoryLimit` rather than a generic trap.
+#[derive(Debug)]
+pub(crate) struct MemoryCap {
+    pub(crate) max_bytes: usize,
+    pub(crate) refused: bool,
+}
+
+impl ResourceLimiter for MemoryCap {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.max_bytes {
+            self.refused = true;
+            // Trap at once instead of returning -1 to the guest, whose allocator would abort anyway.
+            return Err(wasmtime::Error::msg(format!(
+                "memory limit: {desired} bytes requested, cap {}",
+                self.max_bytes
+            )));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+/// Per-instance host state.
+pub(crate) struct HostState {
+    pub(crate) policy: String,
+    pub(crate) started: Instant,
+    pub(crate) memory: MemoryCap,
+    pub(crate) state: Option<StateQuery>,
+    pub(crate) log_lines: u32,
+    pub(crate) logs_dropped: u64,
+}
+
+impl std::fmt::Debug for HostState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostState")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl log::Host for HostState {
+    fn log(&mut self, level: log::Level, message: String) {
+        self.log_lines += 1;
+        if self.log_lines > LOG_LINES_PER_CALL {
+            self.logs_dropped += 1;
+            return;
+        }
+        let mut message = message;
+        if message.len() > LOG_LINE_MAX {
+            let mut cut = LOG_LINE_MAX;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+            message.push('…');
+        }
+        let policy = &self.policy;
+        match level {
+            log::Level::Trace => tracing::trace!(%policy, "{message}"),
+            log::Level::Debug => tracing::debug!(%policy, "{message}"),
+            log::Level::Info => tracing::info!(%policy, "{message}"),
+            log::Level::Warn => tracing::warn!(%policy, "{message}"),
+            log::Level::Error => tracing::error!(%policy, "{message}"),
+        }
+    }
+}
+
+impl clock::Host for HostState {
+    fn now_ms(&mut self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+}
+
+impl state::Host for HostState {
+    fn instance_state(&mut self, name: String) -> Option<types::VrrpState> {
+        let query = self.state.as_ref()?;
+        query(&name).map(Into::into)
+    }
+}
+
+impl types::Host for HostState {}

@@ -1,0 +1,308 @@
+//! A loaded policy and its live instance: every call runs under fuel, an
+//! epoch deadline and a memory cap; any failure is classified, the instance
+//! is rebuilt from its pre-instantiated form, and the caller gets a typed
+//! error to apply its fallback.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use wasmtime::{Store, Trap};
+
+use crate::bindings::{health, priority, weight};
+use crate::engine::{EPOCH_TICK, Limits, PolicyEngine, PolicyKind, Pre, content_hash};
+use crate::error::{FailureKind, PolicyError};
+use crate::host::{HostState, MemoryCap, StateQuery};
+use crate::io::{HealthVerdict, PriorityInput, PriorityOutput, ProbeResult, WeightInput};
+
+/// A compiled, type-checked policy; cheap to share, instantiate many times.
+pub struct LoadedPolicy {
+    name: String,
+    kind: PolicyKind,
+    hash: String,
+    limits: Limits,
+    pre: Pre,
+    engine: PolicyEngine,
+}
+
+impl std::fmt::Debug for LoadedPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedPolicy")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("hash", &self.hash)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LoadedPolicy {
+    /// Compiles `bytes` (a component) and checks it implements `kind`.
+    pub fn load(
+        engine: &PolicyEngine,
+        name: &str,
+        kind: PolicyKind,
+        bytes: &[u8],
+        limits: Limits,
+    ) -> Result<Arc<Self>, PolicyError> {
+        let component = engine.compile(name, bytes)?;
+        let pre = engine.prepare(name, &component, kind)?;
+        Ok(Arc::new(Self {
+            name: name.to_string(),
+            kind,
+            hash: content_hash(bytes),
+            limits,
+            pre,
+            engine: engine.clone(),
+        }))
+    }
+
+    /// Policy name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The world it implements.
+    pub fn kind(&self) -> PolicyKind {
+        self.kind
+    }
+
+    /// SHA-256 of the module.
+    pub fn hash(&self) -> &str {
+        &self.hash
+    }
+
+    /// Its limits.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+}
+
+enum Bindings {
+    Priority(priority::Priority),
+    Health(health::Health),
+    Weight(weight::Weight),
+}
+
+/// A live instance of a policy, owned by one consumer (a VRRP instance, a
+/// real server). Not shared between threads.
+pub struct PolicyInstance {
+    policy: Arc<LoadedPolicy>,
+    params: String,
+    state: Option<StateQuery>,
+    live: Option<(Store<HostState>, Bindings)>,
+    /// Failures since the last success, for the caller's backoff.
+    pub consecutive_failures: u32,
+    /// Failures ever.
+    pub failures: u64,
+    /// Log lines dropped because a call logged too much.
+    pub logs_dropped: u64,
+}
+
+impl std::fmt::Debug for PolicyInstance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PolicyInstance")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+fn classify(policy: &str, err: &wasmtime::Error, memory_refused: bool) -> PolicyError {
+    let kind = if memory_refused {
+        FailureKind::MemoryLimit
+    } else {
+        match err.downcast_ref::<Trap>() {
+            Some(Trap::OutOfFuel) => FailureKind::OutOfFuel,
+            Some(Trap::Interrupt) => FailureKind::Deadline,
+            _ => FailureKind::Trap,
+        }
+    };
+    PolicyError::new(kind, policy, format!("{err:#}"))
+}
+
+impl PolicyInstance {
+    /// Instantiates the policy and runs `init(params)` (params: a JSON object).
+    pub fn new(
+        policy: Arc<LoadedPolicy>,
+        params: String,
+        state: Option<StateQuery>,
+    ) -> Result<Self, PolicyError> {
+        let mut me = Self {
+            policy,
+            params,
+            state,
+            live: None,
+            consecutive_failures: 0,
+            failures: 0,
+            logs_dropped: 0,
+        };
+        me.rebuild()?;
+        Ok(me)
+    }
+
+    /// The policy this instance runs.
+    pub fn policy(&self) -> &Arc<LoadedPolicy> {
+        &self.policy
+    }
+
+    fn new_store(&self) -> Store<HostState> {
+        let p = &self.policy;
+        let host = HostState {
+            policy: p.name.clone(),
+            started: Instant::now(),
+            memory: MemoryCap {
+                max_bytes: p.limits.memory_mib as usize * 1024 * 1024,
+                refused: false,
+            },
+            state: self.state.clone(),
+            log_lines: 0,
+            logs_dropped: 0,
+        };
+        let mut store = Store::new(&p.engine.engine, host);
+        store.limiter(|s| &mut s.memory);
+        store
+    }
+
+    fn arm(store: &mut Store<HostState>, limits: Limits) {
+        // Fuel is always enabled on our engine, so this cannot fail.
+        let _ = store.set_fuel(limits.fuel);
+        let ticks = (limits.timeout.as_micros() / EPOCH_TICK.as_micros()).max(1) as u64;
+        store.set_epoch_deadline(ticks);
+        let host = store.data_mut();
+        host.log_lines = 0;
+        host.memory.refused = false;
+    }
+
+    /// Drops the current instance and makes a fresh one, running `init`.
+    fn rebuild(&mut self) -> Result<(), PolicyError> {
+        self.live = None;
+        let name = self.policy.name.clone();
+        let mut store = self.new_store();
+        Self::arm(&mut store, self.policy.limits);
+        let fail = |store: &Store<HostState>, e: wasmtime::Error| {
+            let mut err = classify(&name, &e, store.data().memory.refused);
+            if err.kind == FailureKind::Trap {
+                err.kind = FailureKind::InitFailed;
+            }
+            err
+        };
+        let (bindings, init) = match &self.policy.pre {
+            Pre::Priority(pre) => {
+                let b = pre.instantiate(&mut store).map_err(|e| fail(&store, e))?;
+                let r = b
+                    .call_init(&mut store, &self.params)
+                    .map_err(|e| fail(&store, e))?;
+                (Bindings::Priority(b), r)
+            }
+            Pre::Health(pre) => {
+                let b = pre.instantiate(&mut store).map_err(|e| fail(&store, e))?;
+                let r = b
+                    .call_init(&mut store, &self.params)
+                    .map_err(|e| fail(&store, e))?;
+                (Bindings::Health(b), r)
+            }
+            Pre::Weight(pre) => {
+                let b = pre.instantiate(&mut store).map_err(|e| fail(&store, e))?;
+                let r = b
+                    .call_init(&mut store, &self.params)
+                    .map_err(|e| fail(&store, e))?;
+                (Bindings::Weight(b), r)
+            }
+        };
+        if let Err(msg) = init {
+            return Err(PolicyError::new(FailureKind::InitFailed, &name, msg));
+        }
+        self.live = Some((store, bindings));
+        Ok(())
+    }
+
+    /// Runs one call under the limits; on failure rebuilds the instance.
+    fn call<T>(
+        &mut self,
+        f: impl FnOnce(&mut Store<HostState>, &Bindings) -> wasmtime::Result<T>,
+    ) -> Result<T, PolicyError> {
+        if self.live.is_none()
+            && let Err(e) = self.rebuild()
+        {
+            return Err(self.failed(e));
+        }
+        let limits = self.policy.limits;
+        let Some((store, bindings)) = self.live.as_mut() else {
+            return Err(self.failed(PolicyError::new(
+                FailureKind::InitFailed,
+                &self.policy.name,
+                "no instance",
+            )));
+        };
+        Self::arm(store, limits);
+        let result = f(store, bindings);
+        self.logs_dropped += store.data().logs_dropped;
+        store.data_mut().logs_dropped = 0;
+        match result {
+            Ok(v) => {
+                self.consecutive_failures = 0;
+                Ok(v)
+            }
+            Err(e) => {
+                let err = classify(&self.policy.name, &e, store.data().memory.refused);
+                // A trapped instance cannot be entered again: start afresh.
+                self.live = None;
+                let _ = self.rebuild();
+                Err(self.failed(err))
+            }
+        }
+    }
+
+    fn failed(&mut self, e: PolicyError) -> PolicyError {
+        self.consecutive_failures += 1;
+        self.failures += 1;
+        e
+    }
+
+    /// Calls a priority policy.
+    pub fn priority(&mut self, input: &PriorityInput) -> Result<PriorityOutput, PolicyError> {
+        let arg = input.into();
+        let name = self.policy.name.clone();
+        let out = self.call(|store, b| match b {
+            Bindings::Priority(p) => p.call_priority(store, &arg),
+            _ => Err(wasmtime::Error::msg("not a priority policy")),
+        })?;
+        match PriorityOutput::from(out) {
+            PriorityOutput::Priority(0) => Err(self.failed(PolicyError::new(
+                FailureKind::BadOutput,
+                &name,
+                "priority 0 is reserved for releasing mastership",
+            ))),
+            PriorityOutput::Fault(r) if r.len() > 1024 => {
+                Ok(PriorityOutput::Fault(r.chars().take(1024).collect()))
+            }
+            other => Ok(other),
+        }
+    }
+
+    /// Calls a health policy.
+    pub fn verdict(&mut self, input: &ProbeResult) -> Result<HealthVerdict, PolicyError> {
+        let arg = input.into();
+        self.call(|store, b| match b {
+            Bindings::Health(h) => h.call_verdict(store, &arg),
+            _ => Err(wasmtime::Error::msg("not a health policy")),
+        })
+        .map(Into::into)
+    }
+
+    /// Calls a weight policy.
+    pub fn weight(&mut self, input: &WeightInput) -> Result<u32, PolicyError> {
+        let arg = input.into();
+        let name = self.policy.name.clone();
+        let w = self.call(|store, b| match b {
+            Bindings::Weight(w) => w.call_weight(store, &arg),
+            _ => Err(wasmtime::Error::msg("not a weight policy")),
+        })?;
+        if w > 65_535 {
+            return Err(self.failed(PolicyError::new(
+                FailureKind::BadOutput,
+                &name,
+                format!("weight {w} exceeds 65535"),
+            )));
+        }
+        Ok(w)
+    }
+}

@@ -1,0 +1,290 @@
+//! The inputs and outputs of policy calls, as public, serde-friendly types
+//! (what `holdfast policy eval --input JSON` reads), converted to and from
+//! the generated bindings at the boundary.
+
+use serde::{Deserialize, Serialize};
+
+use crate::bindings::types as wit;
+
+/// A VRRP instance's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum VrrpState {
+    /// Not running.
+    Initialize,
+    /// Backup.
+    Backup,
+    /// Master.
+    Master,
+    /// Fault.
+    Fault,
+}
+
+/// A tracked interface.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackedInterface {
+    /// Interface name.
+    pub name: String,
+    /// Carrier up.
+    pub up: bool,
+    /// keepalived weight.
+    #[serde(default)]
+    pub weight: i32,
+}
+
+/// A tracked file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackedFile {
+    /// Path.
+    pub path: String,
+    /// The number it holds.
+    pub value: i64,
+    /// keepalived weight.
+    #[serde(default = "one")]
+    pub weight: i32,
+}
+
+fn one() -> i32 {
+    1
+}
+
+/// A tracked check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackedCheck {
+    /// Check name.
+    pub name: String,
+    /// Passing.
+    pub up: bool,
+    /// keepalived weight.
+    #[serde(default)]
+    pub weight: i32,
+}
+
+/// Input of a priority policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriorityInput {
+    /// Instance name.
+    pub instance: String,
+    /// Configured priority.
+    pub base_priority: u8,
+    /// Currently advertised priority.
+    pub current_priority: u8,
+    /// Current state.
+    pub state: VrrpState,
+    /// Tracked interfaces.
+    #[serde(default)]
+    pub interfaces: Vec<TrackedInterface>,
+    /// Tracked files.
+    #[serde(default)]
+    pub files: Vec<TrackedFile>,
+    /// Tracked checks.
+    #[serde(default)]
+    pub checks: Vec<TrackedCheck>,
+    /// The followed master's priority.
+    #[serde(default)]
+    pub master_priority: Option<u8>,
+}
+
+/// Output of a priority policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PriorityOutput {
+    /// Advertise this priority (clamped by the caller).
+    Priority(u8),
+    /// Go to Fault, with a reason.
+    Fault(String),
+}
+
+/// What kind of probe produced a result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProbeKind {
+    /// TCP connect.
+    Tcp,
+    /// HTTP.
+    Http,
+    /// HTTPS.
+    Https,
+    /// UDP.
+    Udp,
+    /// DNS.
+    Dns,
+    /// ICMP echo.
+    Icmp,
+    /// A program.
+    Exec,
+}
+
+/// Input of a health policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeResult {
+    /// Probe kind.
+    pub kind: ProbeKind,
+    /// Target (`addr:port`, URL).
+    pub target: String,
+    /// Whether the probe itself succeeded.
+    pub success: bool,
+    /// Latency.
+    #[serde(default)]
+    pub latency_us: Option<u64>,
+    /// HTTP status.
+    #[serde(default)]
+    pub status_code: Option<u16>,
+    /// Start of the body.
+    #[serde(default)]
+    pub body_snippet: Option<String>,
+    /// Digest of the body.
+    #[serde(default)]
+    pub body_digest: Option<String>,
+    /// Error text.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// Consecutive successes including this one.
+    #[serde(default)]
+    pub consecutive_successes: u32,
+    /// Consecutive failures including this one.
+    #[serde(default)]
+    pub consecutive_failures: u32,
+}
+
+/// Output of a health policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HealthVerdict {
+    /// In service.
+    Up,
+    /// Out of service, with a reason.
+    Down(String),
+    /// In service but degraded, with a reason.
+    Degraded(String),
+}
+
+/// Input of a weight policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeightInput {
+    /// Real server (`addr:port`).
+    pub real_server: String,
+    /// Configured weight.
+    pub base_weight: u32,
+    /// Current health.
+    pub healthy: bool,
+    /// Recent latencies, oldest first.
+    #[serde(default)]
+    pub latency_history_us: Vec<u64>,
+    /// IPVS active connections.
+    #[serde(default)]
+    pub active_connections: u32,
+    /// IPVS inactive connections.
+    #[serde(default)]
+    pub inactive_connections: u32,
+}
+
+impl From<VrrpState> for wit::VrrpState {
+    fn from(s: VrrpState) -> Self {
+        match s {
+            VrrpState::Initialize => Self::Initialize,
+            VrrpState::Backup => Self::Backup,
+            VrrpState::Master => Self::Master,
+            VrrpState::Fault => Self::Fault,
+        }
+    }
+}
+
+impl From<&PriorityInput> for wit::PriorityInput {
+    fn from(i: &PriorityInput) -> Self {
+        Self {
+            instance: i.instance.clone(),
+            base_priority: i.base_priority,
+            current_priority: i.current_priority,
+            state: i.state.into(),
+            interfaces: i
+                .interfaces
+                .iter()
+                .map(|t| wit::TrackedInterface {
+                    name: t.name.clone(),
+                    up: t.up,
+                    weight: t.weight,
+                })
+                .collect(),
+            files: i
+                .files
+                .iter()
+                .map(|t| wit::TrackedFile {
+                    path: t.path.clone(),
+                    value: t.value,
+                    weight: t.weight,
+                })
+                .collect(),
+            checks: i
+                .checks
+                .iter()
+                .map(|t| wit::TrackedCheck {
+                    name: t.name.clone(),
+                    up: t.up,
+                    weight: t.weight,
+                })
+                .collect(),
+            master_priority: i.master_priority,
+        }
+    }
+}
+
+impl From<wit::PriorityOutput> for PriorityOutput {
+    fn from(o: wit::PriorityOutput) -> Self {
+        match o {
+            wit::PriorityOutput::Priority(p) => Self::Priority(p),
+            wit::PriorityOutput::Fault(r) => Self::Fault(r),
+        }
+    }
+}
+
+impl From<&ProbeResult> for wit::ProbeResult {
+    fn from(p: &ProbeResult) -> Self {
+        Self {
+            kind: match p.kind {
+                ProbeKind::Tcp => wit::ProbeKind::Tcp,
+                ProbeKind::Http => wit::ProbeKind::Http,
+                ProbeKind::Https => wit::ProbeKind::Https,
+                ProbeKind::Udp => wit::ProbeKind::Udp,
+                ProbeKind::Dns => wit::ProbeKind::Dns,
+                ProbeKind::Icmp => wit::ProbeKind::Icmp,
+                ProbeKind::Exec => wit::ProbeKind::Exec,
+            },
+            target: p.target.clone(),
+            success: p.success,
+            latency_us: p.latency_us,
+            status_code: p.status_code,
+            body_snippet: p.body_snippet.clone(),
+            body_digest: p.body_digest.clone(),
+            error: p.error.clone(),
+            consecutive_successes: p.consecutive_successes,
+            consecutive_failures: p.consecutive_failures,
+        }
+    }
+}
+
+impl From<wit::HealthVerdict> for HealthVerdict {
+    fn from(v: wit::HealthVerdict) -> Self {
+        match v {
+            wit::HealthVerdict::Up => Self::Up,
+            wit::HealthVerdict::Down(r) => Self::Down(r),
+            wit::HealthVerdict::Degraded(r) => Self::Degraded(r),
+        }
+    }
+}
+
+impl From<&WeightInput> for wit::WeightInput {
+    fn from(w: &WeightInput) -> Self {
+        Self {
+            real_server: w.real_server.clone(),
+            base_weight: w.base_weight,
+            healthy: w.healthy,
+            latency_history_us: w.latency_history_us.clone(),
+            active_connections: w.active_connections,
+            inactive_connections: w.inactive_connections,
+        }
+    }
+}
