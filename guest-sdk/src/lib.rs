@@ -27,7 +27,10 @@
 #![deny(missing_docs)]
 
 #[doc(hidden)]
-#[allow(clippy::too_many_arguments, reason = "generated bindings mirror the WIT records")]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "generated bindings mirror the WIT records"
+)]
 pub mod priority_bindings {
     wit_bindgen::generate!({
         path: "wit",
@@ -40,7 +43,10 @@ pub mod priority_bindings {
 }
 
 #[doc(hidden)]
-#[allow(clippy::too_many_arguments, reason = "generated bindings mirror the WIT records")]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "generated bindings mirror the WIT records"
+)]
 pub mod health_bindings {
     wit_bindgen::generate!({
         path: "wit",
@@ -59,7 +65,10 @@ pub mod health_bindings {
 }
 
 #[doc(hidden)]
-#[allow(clippy::too_many_arguments, reason = "generated bindings mirror the WIT records")]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "generated bindings mirror the WIT records"
+)]
 pub mod weight_bindings {
     wit_bindgen::generate!({
         path: "wit",
