@@ -436,3 +436,118 @@ fn tracked_file_and_interface_move_mastership() {
         lab.holders(VIP)
     );
 }
+
+/// Builds a policy crate with `holdfast policy build` into the lab directory.
+fn build_policy(lab: &Lab, crate_dir: &str, out: &str) -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../policies")
+        .join(crate_dir);
+    let target = lab.dir.join(out);
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_holdfast"))
+        .args(["policy", "build"])
+        .arg(&dir)
+        .arg("-o")
+        .arg(&target)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "policy build {crate_dir}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    target
+}
+
+#[test]
+fn a_priority_policy_drives_mastership_and_hot_swaps_without_restart() {
+    let Some(lab) = lab_or_skip(&["r1", "r2"]) else {
+        return;
+    };
+    let track = build_policy(&lab, "keepalived-track", "track.wasm");
+    let lower = build_policy(&lab, "fixtures/lower", "lower.wasm");
+    let live = lab.dir.join("live.wasm");
+    std::fs::copy(&track, &live).unwrap();
+    let policy = format!("policy \"p\" {{\n    path \"{}\"\n}}\n", live.display());
+    let mut r1 = start(
+        &lab,
+        "r1",
+        &format!(
+            "{policy}{}",
+            instance(150, "0.1", "    priority-policy \"p\"\n")
+        ),
+    );
+    let _r2 = start(&lab, "r2", &instance(100, "0.1", ""));
+    assert!(
+        wait_until(Duration::from_secs(8), || lab.has_addr("r1", VIP)),
+        "{}",
+        r1.log_text()
+    );
+    only_holder(&lab, VIP, "r1", Duration::from_secs(1));
+    let pid = r1.pid();
+
+    // Replace the module (as a deploy tool does: write elsewhere, rename over).
+    let staged = lab.dir.join("staged.wasm");
+    std::fs::copy(&lower, &staged).unwrap();
+    std::fs::rename(&staged, &live).unwrap();
+    // The new policy answers 150 / 3 = 50 < 100: r2 preempts.
+    assert!(
+        wait_until(Duration::from_secs(5), || lab.holders(VIP) == ["r2"]),
+        "{:?}\n{}",
+        lab.holders(VIP),
+        r1.log_text()
+    );
+    assert!(r1.running(), "no restart");
+    assert_eq!(r1.pid(), pid);
+    let log = r1.log_text();
+    assert!(log.contains("policy swapped"), "{log}");
+    assert!(log.contains("new policy version ready"), "{log}");
+
+    // A broken replacement is rejected and the running policy stays.
+    std::fs::write(lab.dir.join("junk.wasm"), b"not wasm").unwrap();
+    std::fs::rename(lab.dir.join("junk.wasm"), &live).unwrap();
+    assert!(
+        wait_until(Duration::from_secs(5), || r1
+            .log_text()
+            .contains("new policy version rejected")),
+        "{}",
+        r1.log_text()
+    );
+    only_holder(&lab, VIP, "r2", Duration::from_secs(1));
+    assert!(r1.running());
+}
+
+#[test]
+fn a_looping_policy_is_contained_and_adverts_keep_their_schedule() {
+    let Some(lab) = lab_or_skip(&["r1", "r2"]) else {
+        return;
+    };
+    // It passes the self-test and loops on real input (r1 tracks an interface).
+    let spin = build_policy(&lab, "fixtures/spin-on-track", "spin.wasm");
+    // Ample fuel: each call runs until its 20 ms deadline, on every tick.
+    let policy = format!(
+        "policy \"spin\" {{\n    path \"{}\"\n    fuel 10000000000\n    timeout-ms 20\n}}\n",
+        spin.display()
+    );
+    let extra = "    priority-policy \"spin\"\n    track-interface \"lo\" weight=-10\n";
+    let r1 = start(
+        &lab,
+        "r1",
+        &format!("{policy}{}", instance(150, "0.01", extra)),
+    );
+    let _r2 = start(&lab, "r2", &instance(100, "0.01", ""));
+    assert!(
+        wait_until(Duration::from_secs(8), || lab.has_addr("r1", VIP)),
+        "{}",
+        r1.log_text()
+    );
+    // r2's Master_Down_Interval is 36 ms: a single 20 ms stall of r1's
+    // adverts per call would not do it, but several would. r1 must stay the
+    // only master through several failing calls.
+    only_holder(&lab, VIP, "r1", Duration::from_secs(4));
+    let log = r1.log_text();
+    assert!(
+        log.contains("priority policy failed; static tracking applies"),
+        "{log}"
+    );
+    assert!(log.contains("deadline"), "classified as a deadline: {log}");
+}

@@ -95,7 +95,12 @@ async fn serve(config: holdfast_config::Config) -> ExitCode {
         tokio::select! {
             _ = term.recv() => { info!(signal = "SIGTERM", "stopping"); break; }
             _ = int.recv() => { info!(signal = "SIGINT", "stopping"); break; }
-            _ = hup.recv() => warn!(signal = "SIGHUP", "reload is not implemented yet; configuration unchanged"),
+            _ = hup.recv() => {
+                info!(signal = "SIGHUP", "reloading policies (configuration reload is not implemented yet)");
+                if let Some(v) = &vrrp {
+                    v.reload_policies();
+                }
+            }
         }
     }
     if let Some(v) = vrrp {

@@ -4,6 +4,8 @@
 
 mod addresses;
 mod notify;
+mod policy_worker;
+mod reload;
 mod runner;
 mod setup;
 mod timer;
@@ -25,12 +27,20 @@ use runner::{Group, Packet, Runner, Slot};
 #[derive(Debug)]
 pub(crate) struct Vrrp {
     stop: oneshot::Sender<()>,
+    reload: Option<mpsc::UnboundedSender<()>>,
     task: JoinHandle<()>,
     notifiers: Vec<JoinHandle<()>>,
     notify_timeout: std::time::Duration,
 }
 
 impl Vrrp {
+    /// Recompiles and swaps every priority policy (SIGHUP).
+    pub(crate) fn reload_policies(&self) {
+        if let Some(r) = &self.reload {
+            let _ = r.send(());
+        }
+    }
+
     /// Releases mastership (priority 0, VIPs removed) and waits for it.
     pub(crate) async fn stop(self) {
         let _ = self.stop.send(());
@@ -166,20 +176,73 @@ pub(crate) async fn start(config: &Config) -> Result<Vrrp, NetError> {
             }
         })
         .collect();
+    // Priority policies: compiled and initialised off the VRRP task, run on their own thread.
+    let mut users: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, s) in slots.iter().enumerate() {
+        let policy = config
+            .vrrp_instances
+            .iter()
+            .find(|c| c.name == s.name)
+            .and_then(|c| c.priority_policy.clone());
+        if let Some(p) = policy {
+            users.entry(p).or_default().push(i);
+        }
+    }
+    let (reeval_tx, reeval_rx) = mpsc::unbounded_channel();
+    let mut policies = None;
+    let mut answers_rx = mpsc::unbounded_channel().1;
+    let mut reload = None;
+    if !users.is_empty() {
+        let cfgs: Vec<holdfast_config::PolicyCfg> = users
+            .keys()
+            .filter_map(|n| config.policies.get(n).cloned())
+            .collect();
+        let for_load = users.clone();
+        match tokio::task::spawn_blocking(move || reload::load_all(&cfgs, &for_load)).await {
+            Ok(Ok((engine, instances))) => {
+                for (i, slot) in slots.iter_mut().enumerate() {
+                    if slot.policy.is_some() && !instances.contains_key(&i) {
+                        slot.policy = None; // it failed to load: static tracking
+                    }
+                }
+                let (worker, answers) = policy_worker::PolicyWorker::spawn(instances);
+                reload = Some(reload::spawn(
+                    engine,
+                    config.policies.clone(),
+                    users,
+                    worker.clone(),
+                    reeval_tx,
+                ));
+                policies = Some(worker);
+                answers_rx = answers;
+            }
+            Ok(Err(e)) => warn!(error = %e, "policy engine unavailable; static tracking applies"),
+            Err(e) => warn!(error = %e, "policy loading failed; static tracking applies"),
+        }
+        if policies.is_none() {
+            for s in &mut slots {
+                s.policy = None;
+            }
+        }
+    }
     let runner = Runner {
         slots,
         groups,
         by_vrid,
         addr_tx,
         buf: Vec::with_capacity(128),
+        policies,
     };
     let (stop_tx, stop_rx) = oneshot::channel();
     let task = tokio::spawn(async move {
-        runner.run(pkt_rx, links, stop_rx).await;
+        runner
+            .run(pkt_rx, links, answers_rx, reeval_rx, stop_rx)
+            .await;
         let _ = addr_task.await;
     });
     Ok(Vrrp {
         stop: stop_tx,
+        reload,
         task,
         notifiers,
         notify_timeout: timeout,

@@ -23,11 +23,25 @@ use tracing::{debug, info, warn};
 
 use super::addresses::AddrCmd;
 use super::notify::{self, Notifier};
+use super::policy_worker::{PolicyAnswer, PolicyRequest, PolicyWorker};
 use super::tracking::{Tracking, Verdict};
 use holdfast_config::{NotifyCfg, VrrpInstanceCfg};
 
 /// How often tracked files are re-read.
 const TRACK_FILE_POLL: Duration = Duration::from_millis(500);
+/// How often priority policies are asked even when no input changed.
+const POLICY_TICK: Duration = Duration::from_secs(1);
+
+/// A slot's priority policy, evaluated on the policy thread.
+#[derive(Debug, Default)]
+pub(crate) struct PolicyState {
+    /// A request is on the policy thread.
+    pub(crate) pending: bool,
+    /// An input changed while a request was pending: ask again on its answer.
+    pub(crate) dirty: bool,
+    /// Failed calls (the static-tracking fallback applied).
+    pub(crate) failures: u64,
+}
 
 /// A packet from a receiver task.
 #[derive(Debug)]
@@ -50,6 +64,8 @@ pub(crate) struct Slot {
     pub(crate) notifier: Notifier,
     pub(crate) primary: IpAddr,
     pub(crate) send_errors: u64,
+    /// Set when `priority-policy` names a policy.
+    pub(crate) policy: Option<PolicyState>,
 }
 
 impl Slot {
@@ -73,6 +89,7 @@ impl Slot {
             notify: cfg.notify.clone(),
             notifier,
             send_errors: 0,
+            policy: cfg.priority_policy.as_ref().map(|_| PolicyState::default()),
         }
     }
 }
@@ -92,10 +109,21 @@ pub(crate) struct Runner {
     pub(crate) by_vrid: HashMap<(u32, bool, u8), usize>,
     pub(crate) addr_tx: mpsc::UnboundedSender<AddrCmd>,
     pub(crate) buf: Vec<u8>,
+    pub(crate) policies: Option<PolicyWorker>,
 }
 
 impl Runner {
+    /// Inputs changed: ask the policy, or apply keepalived's static tracking.
     fn apply_tracking(&mut self, now: Instant, i: usize) {
+        if self.slots[i].policy.is_some() && self.policies.is_some() {
+            self.ask_policy(i);
+        } else {
+            self.apply_static(now, i);
+        }
+    }
+
+    /// keepalived's tracking semantics, computed natively (also the policy fallback).
+    fn apply_static(&mut self, now: Instant, i: usize) {
         let slot = &mut self.slots[i];
         match slot.tracking.verdict() {
             Verdict::Fault => slot
@@ -105,6 +133,102 @@ impl Runner {
                 slot.instance
                     .set_fault(now, FaultReason::TrackedInterface, false);
                 slot.instance.set_priority(now, p);
+            }
+        }
+    }
+
+    fn ask_policy(&mut self, i: usize) {
+        let slot = &mut self.slots[i];
+        let (Some(state), Some(worker)) = (slot.policy.as_mut(), self.policies.as_ref()) else {
+            return;
+        };
+        if state.pending {
+            state.dirty = true;
+            return;
+        }
+        state.pending = true;
+        let inst = &slot.instance;
+        let input = holdfast_policy::PriorityInput {
+            instance: slot.name.clone(),
+            base_priority: inst.config().priority,
+            current_priority: inst.priority(),
+            state: match inst.state() {
+                State::Initialize => holdfast_policy::VrrpState::Initialize,
+                State::Backup => holdfast_policy::VrrpState::Backup,
+                State::Master => holdfast_policy::VrrpState::Master,
+                State::Fault => holdfast_policy::VrrpState::Fault,
+            },
+            interfaces: slot
+                .tracking
+                .interfaces()
+                .map(|(t, up)| holdfast_policy::TrackedInterface {
+                    name: t.name.clone(),
+                    up,
+                    weight: t.weight,
+                })
+                .collect(),
+            files: slot
+                .tracking
+                .files()
+                .map(|(t, value)| holdfast_policy::TrackedFile {
+                    path: t.path.display().to_string(),
+                    value,
+                    weight: t.weight,
+                })
+                .collect(),
+            checks: Vec::new(),
+            master_priority: inst.master().map(|m| m.priority),
+        };
+        worker.send(PolicyRequest::Priority { slot: i, input });
+    }
+
+    /// A policy answered: apply it, or fall back to static tracking on failure.
+    fn on_policy_answer(&mut self, now: Instant, a: PolicyAnswer) {
+        let i = a.slot;
+        let Some(slot) = self.slots.get_mut(i) else {
+            return;
+        };
+        let Some(state) = slot.policy.as_mut() else {
+            return;
+        };
+        state.pending = false;
+        let again = std::mem::take(&mut state.dirty);
+        match a.result {
+            Ok(holdfast_policy::PriorityOutput::Priority(p)) => {
+                // RFC 5798 §5.2.4: 255 is the owner's alone; 0 means releasing.
+                let p = if slot.instance.config().priority == 255 {
+                    p.max(1)
+                } else {
+                    p.clamp(1, 254)
+                };
+                slot.instance.set_fault(now, FaultReason::Tracked, false);
+                slot.instance
+                    .set_fault(now, FaultReason::TrackedInterface, false);
+                slot.instance.set_priority(now, p);
+            }
+            Ok(holdfast_policy::PriorityOutput::Fault(reason)) => {
+                if slot.instance.state() != State::Fault {
+                    warn!(instance = %slot.name, %reason, "priority policy reports fault");
+                }
+                slot.instance.set_fault(now, FaultReason::Tracked, true);
+            }
+            Err(e) => {
+                state.failures += 1;
+                warn!(instance = %slot.name, policy = %e.policy, kind = %e.kind, error = %e.message, failures = state.failures, "priority policy failed; static tracking applies");
+                slot.instance.set_fault(now, FaultReason::Tracked, false);
+                self.apply_static(now, i);
+            }
+        }
+        if again {
+            self.ask_policy(i);
+        }
+    }
+
+    /// Asks every policy again (periodic tick, or after a hot swap).
+    pub(crate) fn ask_all_policies(&mut self) {
+        for i in 0..self.slots.len() {
+            if self.slots[i].policy.is_some() {
+                self.ask_policy(i);
             }
         }
     }
@@ -296,6 +420,8 @@ impl Runner {
         mut self,
         mut packets: mpsc::Receiver<Packet>,
         mut links: mpsc::UnboundedReceiver<LinkEvent>,
+        mut answers: mpsc::UnboundedReceiver<PolicyAnswer>,
+        mut reevaluate: mpsc::UnboundedReceiver<()>,
         mut stop: oneshot::Receiver<()>,
     ) {
         let now = Instant::now();
@@ -312,6 +438,8 @@ impl Runner {
                 return;
             }
         };
+        let mut policy_tick = tokio::time::interval(POLICY_TICK);
+        policy_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut file_poll = tokio::time::interval(TRACK_FILE_POLL);
         file_poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -337,6 +465,9 @@ impl Runner {
                 Some(p) = packets.recv() => self.on_packet(Instant::now(), p),
                 Some(ev) = links.recv() => self.on_link_event(Instant::now(), &ev),
                 _ = file_poll.tick() => self.poll_files(Instant::now()),
+                Some(a) = answers.recv() => self.on_policy_answer(Instant::now(), a),
+                Some(()) = reevaluate.recv() => self.ask_all_policies(),
+                _ = policy_tick.tick(), if self.policies.is_some() => self.ask_all_policies(),
             }
             self.drain(Instant::now());
         }

@@ -70,6 +70,16 @@ impl Tracking {
         !self.files.is_empty()
     }
 
+    /// Tracked interfaces with their state, for a priority policy's input.
+    pub(crate) fn interfaces(&self) -> impl Iterator<Item = (&TrackInterfaceCfg, bool)> {
+        self.interfaces.iter().map(|(t, up)| (t, *up))
+    }
+
+    /// Tracked files with their values, for a priority policy's input.
+    pub(crate) fn files(&self) -> impl Iterator<Item = (&TrackFileCfg, i64)> {
+        self.files.iter().map(|(t, v)| (t, *v))
+    }
+
     /// The names of tracked interfaces.
     pub(crate) fn interface_names(&self) -> impl Iterator<Item = &str> {
         self.interfaces.iter().map(|(t, _)| t.name.as_str())

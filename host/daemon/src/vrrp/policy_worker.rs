@@ -1,0 +1,133 @@
+//! Priority policies, run on their own thread.
+//!
+//! A policy call is bounded by its deadline (20 ms by default), which is two
+//! adverts at 0.01 s: it must never run on the VRRP task. The worker thread
+//! owns every policy instance; the VRRP task sends it requests and receives
+//! results in its `select!` loop, applying the static-tracking fallback when
+//! a call fails. Hot swap replaces an instance between two calls.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::mpsc as std_mpsc;
+
+use holdfast_policy::{LoadedPolicy, PolicyError, PolicyInstance, PriorityInput, PriorityOutput};
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+
+/// A request to the worker.
+#[derive(Debug)]
+pub(crate) enum PolicyRequest {
+    /// Compute the priority of instance `slot`.
+    Priority { slot: usize, input: PriorityInput },
+    /// Replace the instance of `slot` (already initialised and self-tested).
+    Swap {
+        slot: usize,
+        instance: Box<PolicyInstance>,
+    },
+}
+
+/// A result from the worker.
+#[derive(Debug)]
+pub(crate) struct PolicyAnswer {
+    pub(crate) slot: usize,
+    pub(crate) result: Result<PriorityOutput, PolicyError>,
+}
+
+/// Handle of the worker thread.
+#[derive(Debug, Clone)]
+pub(crate) struct PolicyWorker {
+    tx: std_mpsc::Sender<PolicyRequest>,
+}
+
+impl PolicyWorker {
+    /// Starts the worker with the initial instances (by slot).
+    pub(crate) fn spawn(
+        instances: HashMap<usize, PolicyInstance>,
+    ) -> (Self, mpsc::UnboundedReceiver<PolicyAnswer>) {
+        let (tx, rx) = std_mpsc::channel::<PolicyRequest>();
+        let (answers_tx, answers_rx) = mpsc::unbounded_channel();
+        let mut instances = instances;
+        let spawned = std::thread::Builder::new()
+            .name("policy".into())
+            .spawn(move || {
+                while let Ok(req) = rx.recv() {
+                    match req {
+                        PolicyRequest::Priority { slot, input } => {
+                            let Some(instance) = instances.get_mut(&slot) else {
+                                continue;
+                            };
+                            let result = instance.priority(&input);
+                            if answers_tx.send(PolicyAnswer { slot, result }).is_err() {
+                                return;
+                            }
+                        }
+                        PolicyRequest::Swap { slot, instance } => {
+                            let old = instances.insert(slot, *instance);
+                            let new = &instances[&slot];
+                            info!(
+                                policy = %new.policy().name(),
+                                old_hash = %old.as_ref().map_or("-", |o| o.policy().hash()),
+                                new_hash = %new.policy().hash(),
+                                "policy swapped"
+                            );
+                        }
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            warn!(error = %e, "cannot start the policy thread; static tracking applies");
+        }
+        (Self { tx }, answers_rx)
+    }
+
+    /// Queues a request; dropped if the worker is gone (the fallback applies).
+    pub(crate) fn send(&self, req: PolicyRequest) {
+        let _ = self.tx.send(req);
+    }
+}
+
+/// Loads a policy file as a priority policy (compiling: call off the VRRP task).
+pub(crate) fn load_priority(
+    engine: &holdfast_policy::PolicyEngine,
+    cfg: &holdfast_config::PolicyCfg,
+) -> Result<Arc<LoadedPolicy>, PolicyError> {
+    let bytes = std::fs::read(&cfg.path).map_err(|e| PolicyError {
+        kind: holdfast_policy::FailureKind::Load,
+        policy: cfg.name.clone(),
+        message: format!("{}: {e}", cfg.path.display()),
+    })?;
+    let component = holdfast_policy::componentize(&cfg.name, &bytes)?;
+    let limits = holdfast_policy::Limits {
+        fuel: cfg.fuel,
+        timeout: cfg.timeout,
+        memory_mib: cfg.memory_mib,
+    };
+    LoadedPolicy::load(
+        engine,
+        &cfg.name,
+        holdfast_policy::PolicyKind::Priority,
+        &component,
+        limits,
+    )
+}
+
+/// The policy's `params` as the JSON object `init` receives.
+pub(crate) fn params_json(cfg: &holdfast_config::PolicyCfg) -> String {
+    serde_json::to_string(&cfg.params).unwrap_or_else(|_| "{}".into())
+}
+
+/// A self-test call with synthetic input: a new module must answer before it
+/// replaces the running one.
+pub(crate) fn self_test(instance: &mut PolicyInstance) -> Result<(), PolicyError> {
+    let input = PriorityInput {
+        instance: "self-test".into(),
+        base_priority: 100,
+        current_priority: 100,
+        state: holdfast_policy::VrrpState::Backup,
+        interfaces: vec![],
+        files: vec![],
+        checks: vec![],
+        master_priority: None,
+    };
+    instance.priority(&input).map(|_| ())
+}

@@ -1,0 +1,163 @@
+//! Loading priority policies and hot-swapping them.
+//!
+//! A changed policy file (watched with `notify`) or SIGHUP recompiles the
+//! module off the VRRP task, instantiates it, runs `init` and a self-test
+//! call with synthetic input, and only then swaps it in on the policy
+//! thread. A module that fails any step is rejected with a log line and the
+//! old one keeps running. VRRP never waits for any of it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use holdfast_config::PolicyCfg;
+use holdfast_policy::{PolicyEngine, PolicyError, PolicyInstance};
+use notify::{RecursiveMode, Watcher};
+use tokio::sync::mpsc;
+use tracing::{error, info, warn};
+
+use super::policy_worker::{PolicyRequest, PolicyWorker, load_priority, params_json, self_test};
+
+/// One instance per using slot of a policy, initialised and self-tested.
+fn instances_for(
+    engine: &PolicyEngine,
+    cfg: &PolicyCfg,
+    slots: &[usize],
+) -> Result<Vec<(usize, PolicyInstance)>, PolicyError> {
+    let loaded = load_priority(engine, cfg)?;
+    slots
+        .iter()
+        .map(|&slot| {
+            let mut instance = PolicyInstance::new(loaded.clone(), params_json(cfg), None)?;
+            self_test(&mut instance)?;
+            Ok((slot, instance))
+        })
+        .collect()
+}
+
+/// Start-up: the engine and an instance for every slot whose policy loads.
+pub(crate) fn load_all(
+    cfgs: &[PolicyCfg],
+    users: &BTreeMap<String, Vec<usize>>,
+) -> Result<(PolicyEngine, HashMap<usize, PolicyInstance>), PolicyError> {
+    let engine = PolicyEngine::new()?;
+    let mut out = HashMap::new();
+    for cfg in cfgs {
+        let slots = users.get(&cfg.name).map(Vec::as_slice).unwrap_or_default();
+        let started = Instant::now();
+        match instances_for(&engine, cfg, slots) {
+            Ok(list) => {
+                let hash = list
+                    .first()
+                    .map(|(_, i)| i.policy().hash().to_string())
+                    .unwrap_or_default();
+                info!(policy = %cfg.name, path = %cfg.path.display(), %hash, ms = started.elapsed().as_millis() as u64, "policy loaded");
+                out.extend(list);
+            }
+            Err(e) => {
+                error!(policy = %cfg.name, kind = %e.kind, error = %e.message, "policy not loaded; its instances use static tracking")
+            }
+        }
+    }
+    Ok((engine, out))
+}
+
+/// Starts the reload task; send `()` on the returned channel to reload every policy.
+pub(crate) fn spawn(
+    engine: PolicyEngine,
+    policies: BTreeMap<String, PolicyCfg>,
+    users: BTreeMap<String, Vec<usize>>,
+    worker: PolicyWorker,
+    reevaluate: mpsc::UnboundedSender<()>,
+) -> mpsc::UnboundedSender<()> {
+    let (reload_tx, mut reload_rx) = mpsc::unbounded_channel::<()>();
+    let (changed_tx, mut changed_rx) = mpsc::unbounded_channel::<PathBuf>();
+    let paths: Vec<PathBuf> = users
+        .keys()
+        .filter_map(|n| policies.get(n))
+        .map(|p| p.path.clone())
+        .collect();
+    // Watch the directories: editors and deploy tools replace files by rename.
+    let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        if let Ok(ev) = res
+            && matches!(
+                ev.kind,
+                notify::EventKind::Create(_) | notify::EventKind::Modify(_)
+            )
+        {
+            for p in ev.paths {
+                let _ = changed_tx.send(p);
+            }
+        }
+    });
+    let watcher = match watcher {
+        Ok(mut w) => {
+            for p in &paths {
+                if let Some(dir) = p.parent()
+                    && let Err(e) = w.watch(dir, RecursiveMode::NonRecursive)
+                {
+                    warn!(dir = %dir.display(), error = %e, "cannot watch policy directory; SIGHUP still reloads");
+                }
+            }
+            Some(w)
+        }
+        Err(e) => {
+            warn!(error = %e, "cannot watch policy files; SIGHUP still reloads");
+            None
+        }
+    };
+    tokio::spawn(async move {
+        let _watcher = watcher;
+        loop {
+            let names: Vec<String> = tokio::select! {
+                r = reload_rx.recv() => match r {
+                    Some(()) => users.keys().cloned().collect(),
+                    None => return,
+                },
+                Some(path) = changed_rx.recv() => {
+                    // Let a burst of write events settle, then take them all.
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    let mut changed = vec![path];
+                    while let Ok(p) = changed_rx.try_recv() {
+                        changed.push(p);
+                    }
+                    users.keys().filter(|n| policies.get(*n).is_some_and(|c| changed.iter().any(|p| p == &c.path))).cloned().collect()
+                }
+            };
+            for name in names {
+                let (Some(cfg), Some(slots)) =
+                    (policies.get(&name).cloned(), users.get(&name).cloned())
+                else {
+                    continue;
+                };
+                let engine = engine.clone();
+                let started = Instant::now();
+                let built =
+                    tokio::task::spawn_blocking(move || instances_for(&engine, &cfg, &slots)).await;
+                match built {
+                    Ok(Ok(list)) => {
+                        let hash = list
+                            .first()
+                            .map(|(_, i)| i.policy().hash().to_string())
+                            .unwrap_or_default();
+                        for (slot, instance) in list {
+                            worker.send(PolicyRequest::Swap {
+                                slot,
+                                instance: Box::new(instance),
+                            });
+                        }
+                        info!(policy = %name, %hash, ms = started.elapsed().as_millis() as u64, "new policy version ready");
+                        let _ = reevaluate.send(());
+                    }
+                    Ok(Err(e)) => {
+                        error!(policy = %name, kind = %e.kind, error = %e.message, "new policy version rejected; the running one stays")
+                    }
+                    Err(e) => {
+                        error!(policy = %name, error = %e, "policy reload failed; the running one stays")
+                    }
+                }
+            }
+        }
+    });
+    reload_tx
+}
