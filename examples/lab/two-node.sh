@@ -71,11 +71,13 @@ kill_master() {
     [[ -n $m ]] || { echo "no master"; return 1; }
     echo "SIGKILL $m at $(date +%T.%N | cut -c1-12)"
     kill -KILL "$(cat $DIR/$m.pid)"
+    wait "$(cat $DIR/$m.pid)" 2>/dev/null || true
     for _ in $(seq 100); do
         [[ $(holder) == *r2* ]] && break
         sleep 0.01
     done
     echo "VIP now on: $(holder) at $(date +%T.%N | cut -c1-12)"
+    echo "(a SIGKILLed master cannot remove its own VIP; its dead host still lists it, and holdfast removes it when restarted there)"
     echo "client neighbour entry: $(ip -n $P-c neigh show $VIP)"
 }
 
