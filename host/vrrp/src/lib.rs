@@ -46,4 +46,4 @@ pub use fsm::{FaultReason, State, Transition};
 pub use instance::{GarpSchedule, Instance, InstanceConfig, MasterInfo, Preempt};
 pub use packet::{Advertisement, Auth, ChecksumForm, Version};
 pub use stats::Statistics;
-pub use sync::SyncGroup;
+pub use sync::{GroupCommand, SyncGroup};

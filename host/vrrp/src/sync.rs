@@ -5,7 +5,7 @@
 //! becomes Master, the others do too; a member in Fault puts the whole
 //! group in Fault until no member has a fault of its own. The group is a
 //! pure coordinator: the caller reports each member's `StateChanged` action
-//! to [`SyncGroup::member_changed`], which feeds the resulting inputs to the
+//! to [`SyncGroup::member_changed`] and applies the returned commands to the
 //! other members (whose own `StateChanged` actions it is safe to report
 //! back: following is idempotent).
 
@@ -14,7 +14,16 @@ use std::time::Instant;
 use crate::fsm::{FaultReason, State};
 use crate::instance::Instance;
 
-/// A set of instances, by index into the caller's slice.
+/// What a group asks of one member after another member changed state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupCommand {
+    /// Set or clear the group-imposed fault.
+    Fault(bool),
+    /// Follow the group into Master or Backup.
+    Follow(State),
+}
+
+/// A set of instances, by the caller's indices.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncGroup {
     members: Vec<usize>,
@@ -31,18 +40,21 @@ impl SyncGroup {
         &self.members
     }
 
-    /// Member `who` changed from `from` to `to`: bring the others along.
+    /// Member `who` changed from `from` to `to`: the commands that bring the
+    /// others along, in order. `own_fault(i)` tells whether member `i` has a
+    /// fault of its own ([`Instance::has_own_fault`]). Apply them with
+    /// [`Instance::apply_group`].
     pub fn member_changed(
         &self,
-        now: Instant,
-        instances: &mut [Instance],
         who: usize,
         from: State,
         to: State,
-    ) {
+        own_fault: impl Fn(usize) -> bool,
+    ) -> Vec<(usize, GroupCommand)> {
         if !self.members.contains(&who) {
-            return;
+            return Vec::new();
         }
+        let mut out = Vec::new();
         // Fault is group-wide while any member has a fault of its own.
         for &m in &self.members {
             if m == who && to != State::Fault {
@@ -52,10 +64,8 @@ impl SyncGroup {
                 .members
                 .iter()
                 .filter(|&&o| o != m)
-                .any(|&o| instances.get(o).is_some_and(Instance::has_own_fault));
-            if let Some(inst) = instances.get_mut(m) {
-                inst.set_fault(now, FaultReason::SyncGroup, others_faulty);
-            }
+                .any(|&o| own_fault(o));
+            out.push((m, GroupCommand::Fault(others_faulty)));
         }
         let follow = match (from, to) {
             (_, State::Master) => Some(State::Master),
@@ -63,12 +73,14 @@ impl SyncGroup {
             _ => None,
         };
         if let Some(target) = follow {
-            for &m in self.members.iter().filter(|&&m| m != who) {
-                if let Some(inst) = instances.get_mut(m) {
-                    inst.follow_group(now, target);
-                }
-            }
+            out.extend(
+                self.members
+                    .iter()
+                    .filter(|&&m| m != who)
+                    .map(|&m| (m, GroupCommand::Follow(target))),
+            );
         }
+        out
     }
 }
 
@@ -76,5 +88,13 @@ impl Instance {
     /// A fault other than the one a sync group imposes.
     pub fn has_own_fault(&self) -> bool {
         self.faults & !FaultReason::SyncGroup.bit() != 0
+    }
+
+    /// Applies a sync group's command.
+    pub fn apply_group(&mut self, now: Instant, cmd: GroupCommand) {
+        match cmd {
+            GroupCommand::Fault(on) => self.set_fault(now, FaultReason::SyncGroup, on),
+            GroupCommand::Follow(state) => self.follow_group(now, state),
+        }
     }
 }

@@ -318,13 +318,14 @@ impl Runner {
                     if !self.groups[g].sync.members().contains(&i) {
                         continue;
                     }
-                    let mut instances: Vec<Instance> =
-                        self.slots.iter().map(|s| s.instance.clone()).collect();
-                    self.groups[g]
-                        .sync
-                        .member_changed(now, &mut instances, i, from, to);
-                    for (s, inst) in self.slots.iter_mut().zip(instances) {
-                        s.instance = inst;
+                    let slots = &self.slots;
+                    let commands = self.groups[g].sync.member_changed(i, from, to, |m| {
+                        slots.get(m).is_some_and(|s| s.instance.has_own_fault())
+                    });
+                    for (m, cmd) in commands {
+                        if let Some(s) = self.slots.get_mut(m) {
+                            s.instance.apply_group(now, cmd);
+                        }
                     }
                     self.group_state(g);
                 }

@@ -357,12 +357,13 @@ impl Sim {
                     match action {
                         Action::SendAdvert { advert } => self.deliver(now, i, &advert),
                         Action::StateChanged { from, to, .. } => {
-                            for g in self.groups.clone() {
-                                let mut instances: Vec<Instance> =
-                                    self.nodes.iter().map(|n| n.instance.clone()).collect();
-                                g.member_changed(now, &mut instances, i, from, to);
-                                for (n, inst) in self.nodes.iter_mut().zip(instances) {
-                                    n.instance = inst;
+                            for g in &self.groups {
+                                let nodes = &self.nodes;
+                                let commands = g.member_changed(i, from, to, |m| {
+                                    nodes[m].instance.has_own_fault()
+                                });
+                                for (m, cmd) in commands {
+                                    self.nodes[m].instance.apply_group(now, cmd);
                                 }
                             }
                         }
