@@ -228,17 +228,13 @@ impl Instance {
             self.change_state(now, State::Fault, Transition::FaultEntered);
         } else {
             self.master_adver_interval_cs = self.config.advert_interval_cs();
-            let to = if self.is_owner_priority() {
+            let to = if self.is_owner() {
                 State::Master
             } else {
                 State::Backup
             };
             self.change_state(now, to, Transition::FaultCleared);
         }
-    }
-
-    fn is_owner_priority(&self) -> bool {
-        self.config.priority == 255
     }
 
     /// The instance's interface went down (or lost its primary address).

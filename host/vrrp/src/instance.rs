@@ -232,7 +232,7 @@ impl Instance {
         self.faults != 0
     }
 
-    fn is_owner(&self) -> bool {
+    pub(crate) fn is_owner(&self) -> bool {
         self.config.priority == 255
     }
 

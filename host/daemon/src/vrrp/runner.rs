@@ -62,7 +62,6 @@ pub(crate) struct Slot {
     pub(crate) tracking: Tracking,
     pub(crate) notify: NotifyCfg,
     pub(crate) notifier: Notifier,
-    pub(crate) primary: IpAddr,
     pub(crate) send_errors: u64,
     /// Set when `priority-policy` names a policy.
     pub(crate) policy: Option<PolicyState>,
@@ -81,7 +80,6 @@ impl Slot {
             name: cfg.name.clone(),
             ifindex,
             ifname: cfg.interface.clone(),
-            primary: sender.source(),
             instance,
             sender,
             vips,
@@ -276,13 +274,13 @@ impl Runner {
                     slot.instance.interface_down(now)
                 }
                 LinkEvent::AddressRemoved { index, addr }
-                    if *index == slot.ifindex && *addr == slot.primary =>
+                    if *index == slot.ifindex && *addr == slot.sender.source() =>
                 {
                     warn!(instance = %slot.name, address = %addr, "primary address removed: fault");
                     slot.instance.set_fault(now, FaultReason::Interface, true);
                 }
                 LinkEvent::AddressAdded { index, addr }
-                    if *index == slot.ifindex && *addr == slot.primary =>
+                    if *index == slot.ifindex && *addr == slot.sender.source() =>
                 {
                     slot.instance.set_fault(now, FaultReason::Interface, false);
                 }
@@ -363,7 +361,7 @@ impl Runner {
                 let form = slot.instance.config().send_checksum;
                 let dsts: Vec<IpAddr> = slot.sender.destinations().collect();
                 for dst in dsts {
-                    advert.encode_into(&mut self.buf, slot.primary, dst, form);
+                    advert.encode_into(&mut self.buf, slot.sender.source(), dst, form);
                     if let Err(e) = slot.sender.send_to(&self.buf, dst) {
                         slot.send_errors += 1;
                         debug!(instance = %slot.name, %dst, error = %e, "advert not sent");
