@@ -437,6 +437,14 @@ fn tracked_file_and_interface_move_mastership() {
     );
 }
 
+/// A `global` block that keeps the precompile cache inside the lab.
+fn cache(lab: &Lab) -> String {
+    format!(
+        "global {{\n    policy-cache \"{}\"\n}}\n",
+        lab.dir.join("cache").display()
+    )
+}
+
 /// Builds a policy crate with `holdfast policy build` into the lab directory.
 fn build_policy(lab: &Lab, crate_dir: &str, out: &str) -> std::path::PathBuf {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -467,7 +475,11 @@ fn a_priority_policy_drives_mastership_and_hot_swaps_without_restart() {
     let lower = build_policy(&lab, "fixtures/lower", "lower.wasm");
     let live = lab.dir.join("live.wasm");
     std::fs::copy(&track, &live).unwrap();
-    let policy = format!("policy \"p\" {{\n    path \"{}\"\n}}\n", live.display());
+    let policy = format!(
+        "{}policy \"p\" {{\n    path \"{}\"\n}}\n",
+        cache(&lab),
+        live.display()
+    );
     let mut r1 = start(
         &lab,
         "r1",
@@ -525,7 +537,8 @@ fn a_looping_policy_is_contained_and_adverts_keep_their_schedule() {
     let spin = build_policy(&lab, "fixtures/spin-on-track", "spin.wasm");
     // Ample fuel: each call runs until its 20 ms deadline, on every tick.
     let policy = format!(
-        "policy \"spin\" {{\n    path \"{}\"\n    fuel 10000000000\n    timeout-ms 20\n}}\n",
+        "{}policy \"spin\" {{\n    path \"{}\"\n    fuel 10000000000\n    timeout-ms 20\n}}\n",
+        cache(&lab),
         spin.display()
     );
     let extra = "    priority-policy \"spin\"\n    track-interface \"lo\" weight=-10\n";
@@ -550,4 +563,106 @@ fn a_looping_policy_is_contained_and_adverts_keep_their_schedule() {
         "{log}"
     );
     assert!(log.contains("deadline"), "classified as a deadline: {log}");
+}
+
+/// A hostile module as r1's priority policy, against a live pair at 0.02 s
+/// adverts. r1 is configured at 150 and tracks `lo` with weight +20, so
+/// keepalived's static tracking (the fallback) gives 170; r2 runs at 160.
+/// r1 is master only if the fallback applies, and stays the only master
+/// only if its adverts keep their schedule (r2's Master_Down_Interval is
+/// 67.5 ms) while the module is stopped by its limits, again and again.
+fn hostile_module_is_contained(crate_dir: &str, log_needle: &str) {
+    let Some(lab) = lab_or_skip(&["r1", "r2"]) else {
+        return;
+    };
+    let module = build_policy(&lab, crate_dir, "hostile.wasm");
+    let policy = format!(
+        "{}policy \"hostile\" {{\n    path \"{}\"\n    fuel 10000000000\n    timeout-ms 20\n    memory-mib 16\n}}\n",
+        cache(&lab),
+        module.display()
+    );
+    let extra = "    priority-policy \"hostile\"\n    track-interface \"lo\" weight=20\n";
+    let _r2 = start(&lab, "r2", &instance(160, "0.02", ""));
+    let mut r1 = start(
+        &lab,
+        "r1",
+        &format!("{policy}{}", instance(150, "0.02", extra)),
+    );
+    assert!(
+        wait_until(Duration::from_secs(8), || lab.holders(VIP) == ["r1"]),
+        "the fallback (170) must win over r2 (160): holders {:?}\n{}",
+        lab.holders(VIP),
+        r1.log_text()
+    );
+    only_holder(&lab, VIP, "r1", Duration::from_secs(3));
+    assert!(r1.running());
+    let log = r1.log_text();
+    assert!(
+        log.contains(log_needle),
+        "expected {log_needle:?} in:\n{log}"
+    );
+}
+
+#[test]
+fn hostile_memory_bomb_is_contained() {
+    hostile_module_is_contained("fixtures/memory-bomb", "kind=memory limit");
+}
+
+#[test]
+fn hostile_deep_recursion_is_contained() {
+    hostile_module_is_contained("fixtures/recursion", "kind=trap");
+}
+
+#[test]
+fn hostile_panic_is_contained() {
+    hostile_module_is_contained("fixtures/panic", "kind=trap");
+}
+
+#[test]
+fn hostile_huge_output_is_contained() {
+    hostile_module_is_contained("fixtures/huge-output", "kind=memory limit");
+}
+
+#[test]
+fn hostile_init_failure_is_contained() {
+    hostile_module_is_contained("fixtures/init-fails", "kind=init failed");
+}
+
+#[test]
+fn hostile_wrong_world_is_contained() {
+    hostile_module_is_contained("fixtures/weight-world", "kind=wrong world");
+}
+
+#[test]
+fn hostile_log_flood_is_cut_and_its_answer_applies() {
+    let Some(lab) = lab_or_skip(&["r1", "r2"]) else {
+        return;
+    };
+    let module = build_policy(&lab, "fixtures/log-flood", "flood.wasm");
+    let policy = format!(
+        "{}policy \"flood\" {{\n    path \"{}\"\n    fuel 10000000000\n    timeout-ms 500\n}}\n",
+        cache(&lab),
+        module.display()
+    );
+    // The flood answers the base priority (150), not the fallback (170):
+    // r2 (160) stays master, and r1's log holds a bounded number of lines.
+    let extra = "    priority-policy \"flood\"\n    track-interface \"lo\" weight=20\n";
+    let _r2 = start(&lab, "r2", &instance(160, "0.02", ""));
+    assert!(wait_until(Duration::from_secs(8), || lab.has_addr("r2", VIP)));
+    let r1 = start(
+        &lab,
+        "r1",
+        &format!("{policy}{}", instance(150, "0.02", extra)),
+    );
+    assert!(wait_until(Duration::from_secs(8), || r1
+        .log_text()
+        .contains("flood line")));
+    only_holder(&lab, VIP, "r2", Duration::from_secs(3));
+    let log = r1.log_text();
+    let lines = log.matches("flood line").count();
+    assert!(
+        (1..=20 * 50).contains(&lines),
+        "at most 20 lines per call, {lines} logged"
+    );
+    assert!(!log.contains("priority policy failed"), "{log}");
 }

@@ -115,3 +115,102 @@ fn eval_reports_a_typed_failure_with_exit_1() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(json(&out)["error"]["kind"], "wrong-world");
 }
+
+/// Builds a shipped policy with `holdfast policy build` into a temp file.
+fn build(crate_dir: &str) -> PathBuf {
+    let out = std::env::temp_dir().join(format!(
+        "holdfast-{}-{}.wasm",
+        crate_dir.replace('/', "-"),
+        std::process::id()
+    ));
+    let o = holdfast()
+        .args(["policy", "build"])
+        .arg(policies().join(crate_dir))
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    out
+}
+
+fn eval(file: &Path, kind: &str, input: &str, params: &str) -> serde_json::Value {
+    let out = holdfast()
+        .args(["policy", "eval"])
+        .arg(file)
+        .args(["--kind", kind, "--input", input, "--params", params])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    json(&out)
+}
+
+#[test]
+fn eval_http_verdict() {
+    let file = build("http-verdict");
+    let probe = |status: u16, latency_us: u64, failures: u32| {
+        format!(
+            r#"{{"kind":"http","target":"http://10.0.0.1/","success":true,"status_code":{status},
+            "latency_us":{latency_us},"consecutive_failures":{failures}}}"#
+        )
+    };
+    let params = r#"{"up-status":"200-299","slow-ms":100,"down-after":2}"#;
+    assert_eq!(
+        eval(&file, "health", &probe(200, 5_000, 0), params),
+        serde_json::json!({"output": "up"})
+    );
+    let slow = eval(&file, "health", &probe(200, 250_000, 0), params);
+    assert!(
+        slow["output"]["degraded"]
+            .as_str()
+            .unwrap()
+            .contains("slow: 250 ms"),
+        "{slow}"
+    );
+    let down = eval(&file, "health", &probe(500, 1_000, 2), params);
+    assert!(
+        down["output"]["down"]
+            .as_str()
+            .unwrap()
+            .contains("status 500"),
+        "{down}"
+    );
+    std::fs::remove_file(file).unwrap();
+}
+
+#[test]
+fn eval_latency_weights() {
+    let file = build("latency-weights");
+    let input = r#"{"real_server":"10.0.0.2:80","base_weight":50,"healthy":true,
+        "latency_history_us":[20000,20000]}"#;
+    assert_eq!(
+        eval(&file, "weight", input, r#"{"reference-ms":10}"#),
+        serde_json::json!({"output": 25})
+    );
+    assert_eq!(
+        eval(&file, "weight", input, r#"{"reference-ms":10,"max":20}"#),
+        serde_json::json!({"output": 20})
+    );
+    // Bad params are init's typed failure, exit 1.
+    let out = holdfast()
+        .args(["policy", "eval"])
+        .arg(&file)
+        .args([
+            "--kind",
+            "weight",
+            "--input",
+            input,
+            "--params",
+            r#"{"alpha":7}"#,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(json(&out)["error"]["kind"], "init-failed");
+    std::fs::remove_file(file).unwrap();
+}

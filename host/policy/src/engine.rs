@@ -10,6 +10,7 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::bindings::{health, priority, weight};
+use crate::cache::PrecompileCache;
 use crate::error::{FailureKind, PolicyError};
 use crate::host::HostState;
 
@@ -74,6 +75,7 @@ pub(crate) enum Pre {
 pub struct PolicyEngine {
     pub(crate) engine: Engine,
     pub(crate) linker: Arc<Linker<HostState>>,
+    cache: Option<Arc<PrecompileCache>>,
     /// The epoch ticker runs while any clone of the engine handle exists.
     _alive: Arc<()>,
 }
@@ -119,19 +121,52 @@ impl PolicyEngine {
         Ok(Self {
             engine,
             linker: Arc::new(linker),
+            cache: None,
             _alive: alive,
         })
     }
 
-    /// Compiles a component (slow: do it off latency-sensitive tasks).
-    pub(crate) fn compile(&self, name: &str, bytes: &[u8]) -> Result<Component, PolicyError> {
-        Component::new(&self.engine, bytes).map_err(|e| {
+    /// Keeps precompiled modules in `dir` (created 0700; refused if others
+    /// can write it), so a module compiled once loads in well under a
+    /// millisecond on later starts and swaps.
+    pub fn with_cache(mut self, dir: &std::path::Path) -> std::io::Result<Self> {
+        self.cache = Some(Arc::new(PrecompileCache::open(dir, &self.engine)?));
+        Ok(self)
+    }
+
+    /// Compiles a component, or loads it from the precompile cache (compiling
+    /// is slow: do it off latency-sensitive tasks). Also says whether the
+    /// cache answered.
+    pub(crate) fn compile_cached(
+        &self,
+        name: &str,
+        bytes: &[u8],
+    ) -> Result<(Component, bool), PolicyError> {
+        let invalid = |e: wasmtime::Error| {
             PolicyError::new(
                 FailureKind::Load,
                 name,
                 format!("not a valid component: {e:#}"),
             )
-        })
+        };
+        let Some(cache) = &self.cache else {
+            return Component::new(&self.engine, bytes)
+                .map(|c| (c, false))
+                .map_err(invalid);
+        };
+        let hash = content_hash(bytes);
+        if let Some(c) = cache.get(&self.engine, &hash) {
+            return Ok((c, true));
+        }
+        cache
+            .compile_and_put(&self.engine, &hash, bytes)
+            .map(|c| (c, false))
+            .map_err(invalid)
+    }
+
+    /// Compiles a component without the cache (inspection, world probing).
+    pub(crate) fn compile(&self, name: &str, bytes: &[u8]) -> Result<Component, PolicyError> {
+        self.compile_cached(name, bytes).map(|(c, _)| c)
     }
 
     /// Type-checks a component against a world.

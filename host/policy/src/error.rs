@@ -23,6 +23,9 @@ pub enum FailureKind {
     Trap,
     /// The answer is not usable (e.g. a priority of 0).
     BadOutput,
+    /// Not called: the policy failed repeatedly and is backing off. Not a
+    /// new failure; the caller's fallback applies.
+    BackingOff,
 }
 
 impl fmt::Display for FailureKind {
@@ -36,6 +39,7 @@ impl fmt::Display for FailureKind {
             Self::MemoryLimit => "memory limit",
             Self::Trap => "trap",
             Self::BadOutput => "bad output",
+            Self::BackingOff => "backing off after repeated failures",
         })
     }
 }

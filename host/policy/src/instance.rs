@@ -4,7 +4,7 @@
 //! error to apply its fallback.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use wasmtime::{Store, Trap};
 
@@ -14,12 +14,20 @@ use crate::error::{FailureKind, PolicyError};
 use crate::host::{HostState, MemoryCap, StateQuery};
 use crate::io::{HealthVerdict, PriorityInput, PriorityOutput, ProbeResult, WeightInput};
 
+/// Failures in a row after which calls are skipped for a while.
+pub const BACKOFF_AFTER: u32 = 3;
+/// The first pause; it doubles with each further failure.
+const BACKOFF_FIRST: Duration = Duration::from_millis(100);
+/// The longest pause.
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+
 /// A compiled, type-checked policy; cheap to share, instantiate many times.
 pub struct LoadedPolicy {
     name: String,
     kind: PolicyKind,
     hash: String,
     limits: Limits,
+    from_cache: bool,
     pre: Pre,
     engine: PolicyEngine,
 }
@@ -43,13 +51,14 @@ impl LoadedPolicy {
         bytes: &[u8],
         limits: Limits,
     ) -> Result<Arc<Self>, PolicyError> {
-        let component = engine.compile(name, bytes)?;
+        let (component, from_cache) = engine.compile_cached(name, bytes)?;
         let pre = engine.prepare(name, &component, kind)?;
         Ok(Arc::new(Self {
             name: name.to_string(),
             kind,
             hash: content_hash(bytes),
             limits,
+            from_cache,
             pre,
             engine: engine.clone(),
         }))
@@ -74,6 +83,11 @@ impl LoadedPolicy {
     pub fn limits(&self) -> Limits {
         self.limits
     }
+
+    /// Whether its machine code came from the precompile cache.
+    pub fn from_cache(&self) -> bool {
+        self.from_cache
+    }
 }
 
 enum Bindings {
@@ -95,6 +109,8 @@ pub struct PolicyInstance {
     pub failures: u64,
     /// Log lines dropped because a call logged too much.
     pub logs_dropped: u64,
+    /// While set and in the future, calls are not made (backoff).
+    backoff_until: Option<Instant>,
 }
 
 impl std::fmt::Debug for PolicyInstance {
@@ -133,6 +149,7 @@ impl PolicyInstance {
             consecutive_failures: 0,
             failures: 0,
             logs_dropped: 0,
+            backoff_until: None,
         };
         me.rebuild()?;
         Ok(me)
@@ -219,6 +236,19 @@ impl PolicyInstance {
         &mut self,
         f: impl FnOnce(&mut Store<HostState>, &Bindings) -> wasmtime::Result<T>,
     ) -> Result<T, PolicyError> {
+        if let Some(until) = self.backoff_until
+            && Instant::now() < until
+        {
+            return Err(PolicyError::new(
+                FailureKind::BackingOff,
+                &self.policy.name,
+                format!(
+                    "{} failures in a row; next call in {} ms",
+                    self.consecutive_failures,
+                    until.saturating_duration_since(Instant::now()).as_millis()
+                ),
+            ));
+        }
         if self.live.is_none()
             && let Err(e) = self.rebuild()
         {
@@ -239,6 +269,7 @@ impl PolicyInstance {
         match result {
             Ok(v) => {
                 self.consecutive_failures = 0;
+                self.backoff_until = None;
                 Ok(v)
             }
             Err(e) => {
@@ -254,7 +285,17 @@ impl PolicyInstance {
     fn failed(&mut self, e: PolicyError) -> PolicyError {
         self.consecutive_failures += 1;
         self.failures += 1;
+        if self.consecutive_failures >= BACKOFF_AFTER {
+            let doublings = (self.consecutive_failures - BACKOFF_AFTER).min(16);
+            let pause = (BACKOFF_FIRST * 2u32.pow(doublings)).min(BACKOFF_MAX);
+            self.backoff_until = Some(Instant::now() + pause);
+        }
         e
+    }
+
+    /// When calls resume, if the policy is backing off.
+    pub fn backing_off_until(&self) -> Option<Instant> {
+        self.backoff_until.filter(|t| *t > Instant::now())
     }
 
     /// Calls a priority policy.

@@ -9,6 +9,7 @@
 //! interfaces (log, clock, read-only state): no WASI.
 
 mod bindings;
+mod cache;
 mod componentize;
 mod engine;
 mod error;
@@ -20,7 +21,7 @@ pub use componentize::componentize;
 pub use engine::{Limits, MAX_MEMORY_MIB, PolicyEngine, PolicyKind, content_hash};
 pub use error::{FailureKind, PolicyError};
 pub use host::StateQuery;
-pub use instance::{LoadedPolicy, PolicyInstance};
+pub use instance::{BACKOFF_AFTER, LoadedPolicy, PolicyInstance};
 pub use io::*;
 
 /// The worlds a component implements (for `holdfast policy inspect`).

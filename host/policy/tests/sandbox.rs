@@ -1,59 +1,18 @@
-//! The policy runtime against real modules built from `policies/`: the
-//! shipped `keepalived-track`, and hostile fixtures that loop, allocate,
+//! The policy runtime against hostile modules built from `policies/`:
+//! fixtures that loop, allocate,
 //! recurse, panic, return huge values, flood the log, fail `init`, or
 //! implement the wrong world. Every one must be stopped by its limit, be
 //! classified, and leave the host able to run a good policy right after.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use holdfast_policy::{
-    FailureKind, Limits, LoadedPolicy, PolicyEngine, PolicyInstance, PolicyKind, PriorityInput,
-    PriorityOutput, TrackedFile, TrackedInterface, VrrpState, WeightInput, componentize,
+    FailureKind, Limits, LoadedPolicy, PolicyInstance, PolicyKind, PriorityInput, PriorityOutput,
+    VrrpState, WeightInput,
 };
 
-/// Builds the policies workspace for wasm32 once per test run.
-fn wasm_dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args([
-                "build",
-                "--quiet",
-                "--release",
-                "--target",
-                "wasm32-unknown-unknown",
-                "--workspace",
-            ])
-            .current_dir(&root)
-            .status()
-            .expect("cargo runs");
-        assert!(
-            status.success(),
-            "building policies/ for wasm32 failed (rustup target add wasm32-unknown-unknown?)"
-        );
-        root.join("target/wasm32-unknown-unknown/release")
-    })
-}
-
-fn engine() -> &'static PolicyEngine {
-    static ENGINE: OnceLock<PolicyEngine> = OnceLock::new();
-    ENGINE.get_or_init(|| PolicyEngine::new().expect("engine"))
-}
-
-fn component(crate_name: &str) -> Vec<u8> {
-    let file = wasm_dir().join(format!("{}.wasm", crate_name.replace('-', "_")));
-    let core = std::fs::read(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-    componentize(crate_name, &core).expect("componentize")
-}
-
-fn load(crate_name: &str, kind: PolicyKind, limits: Limits) -> Arc<LoadedPolicy> {
-    LoadedPolicy::load(engine(), crate_name, kind, &component(crate_name), limits).expect("load")
-}
+mod support;
+use support::{component, engine, load};
 
 fn input(base: u8) -> PriorityInput {
     PriorityInput {
@@ -66,43 +25,6 @@ fn input(base: u8) -> PriorityInput {
         checks: vec![],
         master_priority: None,
     }
-}
-
-fn iface(name: &str, up: bool, weight: i32) -> TrackedInterface {
-    TrackedInterface {
-        name: name.into(),
-        up,
-        weight,
-    }
-}
-
-#[test]
-fn keepalived_track_matches_keepalived_weights() {
-    let p = load("keepalived-track", PolicyKind::Priority, Limits::default());
-    let mut i = PolicyInstance::new(p, "{}".into(), None).expect("instance");
-    let mut x = input(100);
-    assert_eq!(i.priority(&x).unwrap(), PriorityOutput::Priority(100));
-    x.interfaces = vec![iface("a", false, -20), iface("b", true, 10)];
-    assert_eq!(i.priority(&x).unwrap(), PriorityOutput::Priority(90));
-    x.files = vec![TrackedFile {
-        path: "/run/prio".into(),
-        value: 3,
-        weight: -5,
-    }];
-    assert_eq!(i.priority(&x).unwrap(), PriorityOutput::Priority(75));
-    x.interfaces.push(iface("c", false, 0));
-    assert!(matches!(i.priority(&x).unwrap(), PriorityOutput::Fault(r) if r.contains("c is down")));
-    let mut owner = input(255);
-    owner.interfaces = vec![iface("a", false, -100)];
-    assert_eq!(i.priority(&owner).unwrap(), PriorityOutput::Priority(255));
-    let mut low = input(10);
-    low.interfaces = vec![iface("a", false, -100)];
-    assert_eq!(
-        i.priority(&low).unwrap(),
-        PriorityOutput::Priority(1),
-        "clamped to 1"
-    );
-    assert_eq!(i.failures, 0);
 }
 
 /// Checks a hostile policy fails with `kind`, within a bound, and that the
@@ -255,4 +177,57 @@ fn garbage_is_a_load_error() {
     )
     .unwrap_err();
     assert_eq!(err.kind, FailureKind::Load);
+}
+
+#[test]
+fn repeated_failures_back_off_without_running_the_module() {
+    let p = load("fixture-panic", PolicyKind::Priority, Limits::default());
+    let mut i = PolicyInstance::new(p, "{}".into(), None).unwrap();
+    for _ in 0..holdfast_policy::BACKOFF_AFTER {
+        assert_eq!(i.priority(&input(100)).unwrap_err().kind, FailureKind::Trap);
+    }
+    let until = i.backing_off_until().expect("backing off");
+    let skipped = i.priority(&input(100)).unwrap_err();
+    assert_eq!(skipped.kind, FailureKind::BackingOff, "{skipped}");
+    assert_eq!(i.failures, 3, "a skipped call is not a new failure");
+    std::thread::sleep(until.saturating_duration_since(Instant::now()) + Duration::from_millis(5));
+    assert_eq!(
+        i.priority(&input(100)).unwrap_err().kind,
+        FailureKind::Trap,
+        "tried again"
+    );
+    let next = i.backing_off_until().expect("backing off again");
+    let pause = next.saturating_duration_since(Instant::now());
+    assert!(
+        pause > Duration::from_millis(150),
+        "the pause doubled: {pause:?}"
+    );
+}
+
+#[test]
+fn a_success_ends_the_backoff() {
+    // spin-on-track loops only when interfaces are tracked.
+    let p = load(
+        "fixture-spin-on-track",
+        PolicyKind::Priority,
+        Limits::default(),
+    );
+    let mut i = PolicyInstance::new(p, "{}".into(), None).unwrap();
+    let mut bad = input(100);
+    bad.interfaces = vec![holdfast_policy::TrackedInterface {
+        name: "eth0".into(),
+        up: true,
+        weight: 0,
+    }];
+    for _ in 0..3 {
+        assert_eq!(i.priority(&bad).unwrap_err().kind, FailureKind::OutOfFuel);
+    }
+    let until = i.backing_off_until().expect("backing off");
+    std::thread::sleep(until.saturating_duration_since(Instant::now()) + Duration::from_millis(5));
+    assert_eq!(
+        i.priority(&input(90)).unwrap(),
+        PriorityOutput::Priority(90)
+    );
+    assert_eq!(i.consecutive_failures, 0);
+    assert!(i.backing_off_until().is_none());
 }

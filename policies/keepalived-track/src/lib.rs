@@ -23,7 +23,12 @@ pub fn track(input: &PriorityInput) -> PriorityOutput {
         .interfaces
         .iter()
         .map(|i| (i.name.as_str(), i.up, i.weight))
-        .chain(input.checks.iter().map(|c| (c.name.as_str(), c.up, c.weight)));
+        .chain(
+            input
+                .checks
+                .iter()
+                .map(|c| (c.name.as_str(), c.up, c.weight)),
+        );
     for (name, up, weight) in objects {
         match (weight, up) {
             (0, false) => return PriorityOutput::Fault(format!("{name} is down")),

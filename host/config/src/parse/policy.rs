@@ -69,7 +69,7 @@ pub(super) fn read(node: &KdlNode, d: &mut Diags, anchors: &mut Anchors) -> Opti
             "memory-mib" => {
                 if let Some(v) = d
                     .single(child, "mebibytes")
-                    .and_then(|e| d.int(e, 1, 4096, "memory-mib"))
+                    .and_then(|e| d.int(e, 1, 256, "memory-mib"))
                 {
                     cfg.memory_mib = v;
                 }

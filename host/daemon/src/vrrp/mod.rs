@@ -188,6 +188,12 @@ pub(crate) async fn start(config: &Config) -> Result<Vrrp, NetError> {
             users.entry(p).or_default().push(i);
         }
     }
+    let board: policy_worker::StateBoard = std::sync::Arc::new(std::sync::RwLock::new(
+        slots
+            .iter()
+            .map(|s| (s.name.clone(), holdfast_policy::VrrpState::Initialize))
+            .collect(),
+    ));
     let (reeval_tx, reeval_rx) = mpsc::unbounded_channel();
     let mut policies = None;
     let mut answers_rx = mpsc::unbounded_channel().1;
@@ -198,13 +204,17 @@ pub(crate) async fn start(config: &Config) -> Result<Vrrp, NetError> {
             .filter_map(|n| config.policies.get(n).cloned())
             .collect();
         let for_load = users.clone();
-        match tokio::task::spawn_blocking(move || reload::load_all(&cfgs, &for_load)).await {
+        let cache = config.global.policy_cache.clone();
+        let for_board = board.clone();
+        match tokio::task::spawn_blocking(move || {
+            reload::load_all(&cfgs, &for_load, &cache, &for_board)
+        })
+        .await
+        {
             Ok(Ok((engine, instances))) => {
-                for (i, slot) in slots.iter_mut().enumerate() {
-                    if slot.policy.is_some() && !instances.contains_key(&i) {
-                        slot.policy = None; // it failed to load: static tracking
-                    }
-                }
+                // A slot whose policy failed to load keeps asking: the worker
+                // answers with the load failure (static tracking applies) until
+                // a fixed module is swapped in.
                 let (worker, answers) = policy_worker::PolicyWorker::spawn(instances);
                 reload = Some(reload::spawn(
                     engine,
@@ -212,6 +222,7 @@ pub(crate) async fn start(config: &Config) -> Result<Vrrp, NetError> {
                     users,
                     worker.clone(),
                     reeval_tx,
+                    board.clone(),
                 ));
                 policies = Some(worker);
                 answers_rx = answers;
@@ -232,6 +243,7 @@ pub(crate) async fn start(config: &Config) -> Result<Vrrp, NetError> {
         addr_tx,
         buf: Vec::with_capacity(128),
         policies,
+        board,
     };
     let (stop_tx, stop_rx) = oneshot::channel();
     let task = tokio::spawn(async move {

@@ -10,7 +10,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
 
-use holdfast_policy::{LoadedPolicy, PolicyError, PolicyInstance, PriorityInput, PriorityOutput};
+use holdfast_policy::{
+    FailureKind, LoadedPolicy, PolicyError, PolicyInstance, PriorityInput, PriorityOutput,
+};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
@@ -53,10 +55,17 @@ impl PolicyWorker {
                 while let Ok(req) = rx.recv() {
                     match req {
                         PolicyRequest::Priority { slot, input } => {
-                            let Some(instance) = instances.get_mut(&slot) else {
-                                continue;
+                            // A slot whose policy failed to load answers with the
+                            // load failure, so its fallback applies until a fixed
+                            // module is swapped in.
+                            let result = match instances.get_mut(&slot) {
+                                Some(instance) => instance.priority(&input),
+                                None => Err(PolicyError {
+                                    kind: FailureKind::Load,
+                                    policy: input.instance.clone(),
+                                    message: "no module loaded".into(),
+                                }),
                             };
-                            let result = instance.priority(&input);
                             if answers_tx.send(PolicyAnswer { slot, result }).is_err() {
                                 return;
                             }
@@ -84,6 +93,22 @@ impl PolicyWorker {
     pub(crate) fn send(&self, req: PolicyRequest) {
         let _ = self.tx.send(req);
     }
+}
+
+/// The VRRP instances' states, published by the VRRP task and read by
+/// policies through `state.instance-state`.
+pub(crate) type StateBoard = Arc<std::sync::RwLock<HashMap<String, holdfast_policy::VrrpState>>>;
+
+/// The read-only query handed to policy instances.
+pub(crate) fn state_query(board: &StateBoard) -> holdfast_policy::StateQuery {
+    let board = board.clone();
+    Arc::new(move |name: &str| {
+        board
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .copied()
+    })
 }
 
 /// Loads a policy file as a priority policy (compiling: call off the VRRP task).

@@ -16,19 +16,26 @@ use notify::{RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
-use super::policy_worker::{PolicyRequest, PolicyWorker, load_priority, params_json, self_test};
+use super::policy_worker::{
+    PolicyRequest, PolicyWorker, StateBoard, load_priority, params_json, self_test, state_query,
+};
 
 /// One instance per using slot of a policy, initialised and self-tested.
 fn instances_for(
     engine: &PolicyEngine,
     cfg: &PolicyCfg,
     slots: &[usize],
+    board: &StateBoard,
 ) -> Result<Vec<(usize, PolicyInstance)>, PolicyError> {
     let loaded = load_priority(engine, cfg)?;
+    if loaded.from_cache() {
+        tracing::debug!(policy = %cfg.name, "precompiled module from the cache");
+    }
     slots
         .iter()
         .map(|&slot| {
-            let mut instance = PolicyInstance::new(loaded.clone(), params_json(cfg), None)?;
+            let mut instance =
+                PolicyInstance::new(loaded.clone(), params_json(cfg), Some(state_query(board)))?;
             self_test(&mut instance)?;
             Ok((slot, instance))
         })
@@ -39,13 +46,22 @@ fn instances_for(
 pub(crate) fn load_all(
     cfgs: &[PolicyCfg],
     users: &BTreeMap<String, Vec<usize>>,
+    cache: &std::path::Path,
+    board: &StateBoard,
 ) -> Result<(PolicyEngine, HashMap<usize, PolicyInstance>), PolicyError> {
     let engine = PolicyEngine::new()?;
+    let engine = match engine.clone().with_cache(cache) {
+        Ok(cached) => cached,
+        Err(e) => {
+            warn!(dir = %cache.display(), error = %e, "no precompile cache; policies compile on every load");
+            engine
+        }
+    };
     let mut out = HashMap::new();
     for cfg in cfgs {
         let slots = users.get(&cfg.name).map(Vec::as_slice).unwrap_or_default();
         let started = Instant::now();
-        match instances_for(&engine, cfg, slots) {
+        match instances_for(&engine, cfg, slots, board) {
             Ok(list) => {
                 let hash = list
                     .first()
@@ -69,6 +85,7 @@ pub(crate) fn spawn(
     users: BTreeMap<String, Vec<usize>>,
     worker: PolicyWorker,
     reevaluate: mpsc::UnboundedSender<()>,
+    board: StateBoard,
 ) -> mpsc::UnboundedSender<()> {
     let (reload_tx, mut reload_rx) = mpsc::unbounded_channel::<()>();
     let (changed_tx, mut changed_rx) = mpsc::unbounded_channel::<PathBuf>();
@@ -131,9 +148,12 @@ pub(crate) fn spawn(
                     continue;
                 };
                 let engine = engine.clone();
+                let board = board.clone();
                 let started = Instant::now();
-                let built =
-                    tokio::task::spawn_blocking(move || instances_for(&engine, &cfg, &slots)).await;
+                let built = tokio::task::spawn_blocking(move || {
+                    instances_for(&engine, &cfg, &slots, &board)
+                })
+                .await;
                 match built {
                     Ok(Ok(list)) => {
                         let hash = list

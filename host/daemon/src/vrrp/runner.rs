@@ -108,6 +108,8 @@ pub(crate) struct Runner {
     pub(crate) addr_tx: mpsc::UnboundedSender<AddrCmd>,
     pub(crate) buf: Vec<u8>,
     pub(crate) policies: Option<PolicyWorker>,
+    /// Instance states for policies' `state.instance-state`.
+    pub(crate) board: super::policy_worker::StateBoard,
 }
 
 impl Runner {
@@ -150,12 +152,7 @@ impl Runner {
             instance: slot.name.clone(),
             base_priority: inst.config().priority,
             current_priority: inst.priority(),
-            state: match inst.state() {
-                State::Initialize => holdfast_policy::VrrpState::Initialize,
-                State::Backup => holdfast_policy::VrrpState::Backup,
-                State::Master => holdfast_policy::VrrpState::Master,
-                State::Fault => holdfast_policy::VrrpState::Fault,
-            },
+            state: policy_state(inst.state()),
             interfaces: slot
                 .tracking
                 .interfaces()
@@ -209,6 +206,17 @@ impl Runner {
                     warn!(instance = %slot.name, %reason, "priority policy reports fault");
                 }
                 slot.instance.set_fault(now, FaultReason::Tracked, true);
+            }
+            // Already logged when it started (load failure, first failures).
+            Err(e)
+                if matches!(
+                    e.kind,
+                    holdfast_policy::FailureKind::BackingOff | holdfast_policy::FailureKind::Load
+                ) =>
+            {
+                debug!(instance = %slot.name, policy = %e.policy, kind = %e.kind, error = %e.message, "priority policy unavailable; static tracking applies");
+                slot.instance.set_fault(now, FaultReason::Tracked, false);
+                self.apply_static(now, i);
             }
             Err(e) => {
                 state.failures += 1;
@@ -401,6 +409,9 @@ impl Runner {
                     priority,
                     "state change"
                 );
+                if let Ok(mut board) = self.board.write() {
+                    board.insert(slot.name.clone(), policy_state(to));
+                }
                 slot.notifier.queue(notify::commands(
                     &slot.notify,
                     "INSTANCE",
@@ -483,5 +494,15 @@ impl Runner {
             let st = s.instance.stats();
             info!(instance = %s.name, adverts_tx = st.adverts_tx, adverts_rx = st.adverts_rx, errors = st.errors(), send_errors = s.send_errors, "stopped");
         }
+    }
+}
+
+/// The policy contract's view of a VRRP state.
+fn policy_state(s: State) -> holdfast_policy::VrrpState {
+    match s {
+        State::Initialize => holdfast_policy::VrrpState::Initialize,
+        State::Backup => holdfast_policy::VrrpState::Backup,
+        State::Master => holdfast_policy::VrrpState::Master,
+        State::Fault => holdfast_policy::VrrpState::Fault,
     }
 }
