@@ -6,21 +6,56 @@
 //! traits, export it with [`export_policy!`], and build it with
 //! `holdfast policy build DIR`.
 //!
-//! ```ignore
+//! ```
 //! use holdfast_policy_sdk::*;
 //!
-//! struct Track;
+//! /// Loses 20 points per tracked interface that is down; faults when all are.
+//! pub struct Track;
+//!
+//! impl Init for Track {
+//!     // `params` is the KDL `params` block as JSON; reject what you cannot use.
+//!     fn init(params: String) -> Result<(), String> {
+//!         if params.contains("penalty") {
+//!             return Err("this example has no parameters".into());
+//!         }
+//!         Ok(())
+//!     }
+//! }
 //!
 //! impl PriorityPolicy for Track {
 //!     fn priority(input: PriorityInput) -> PriorityOutput {
-//!         let down = input.interfaces.iter().filter(|i| !i.up).count() as u8;
-//!         info!("{} tracked interfaces down", down);
-//!         PriorityOutput::Priority(input.base_priority.saturating_sub(20 * down))
+//!         let down = input.interfaces.iter().filter(|i| !i.up).count();
+//!         if down > 0 && down == input.interfaces.len() {
+//!             return PriorityOutput::Fault(format!("all {down} interfaces down"));
+//!         }
+//!         let penalty = (20 * down).min(usize::from(input.base_priority) - 1) as u8;
+//!         PriorityOutput::Priority(input.base_priority - penalty)
 //!     }
 //! }
 //!
 //! export_policy!(priority: Track);
+//!
+//! // The logic is plain Rust: test it natively, without a runtime.
+//! let eth = |up| TrackedInterface { name: "eth0".into(), up, weight: 0 };
+//! let input = PriorityInput {
+//!     instance: "VI_1".into(),
+//!     base_priority: 100,
+//!     current_priority: 100,
+//!     state: VrrpState::Master,
+//!     interfaces: vec![eth(false), eth(true)],
+//!     files: vec![],
+//!     checks: vec![],
+//!     master_priority: None,
+//! };
+//! assert!(matches!(Track::priority(input.clone()), PriorityOutput::Priority(80)));
+//! let all_down = PriorityInput { interfaces: vec![eth(false)], ..input };
+//! assert!(matches!(Track::priority(all_down), PriorityOutput::Fault(_)));
+//! assert!(Track::init("{}".into()).is_ok());
 //! ```
+//!
+//! Host calls (logging with [`info!`], [`now_ms`], [`instance_state`]) exist
+//! only inside holdfast; natively they are unreachable, so keep them out of
+//! the paths your native tests run.
 //!
 //! The contract is the WIT package `holdfast:policy@0.1.0` in this crate's
 //! `wit/` directory; the types below are generated from it.

@@ -514,6 +514,18 @@ fn a_priority_policy_drives_mastership_and_hot_swaps_without_restart() {
     assert!(log.contains("policy swapped"), "{log}");
     assert!(log.contains("new policy version ready"), "{log}");
 
+    // Written in place (open, write, close): the closed file is picked up,
+    // never a half-written one. keepalived-track answers 150 again: r1 preempts.
+    std::fs::copy(&track, &live).unwrap();
+    assert!(
+        wait_until(Duration::from_secs(5), || lab.holders(VIP) == ["r1"]),
+        "{:?}\n{}",
+        lab.holders(VIP),
+        r1.log_text()
+    );
+    assert!(!r1.log_text().contains("rejected"), "{}", r1.log_text());
+    assert_eq!(r1.pid(), pid);
+
     // A broken replacement is rejected and the running policy stays.
     std::fs::write(lab.dir.join("junk.wasm"), b"not wasm").unwrap();
     std::fs::rename(lab.dir.join("junk.wasm"), &live).unwrap();
@@ -524,7 +536,7 @@ fn a_priority_policy_drives_mastership_and_hot_swaps_without_restart() {
         "{}",
         r1.log_text()
     );
-    only_holder(&lab, VIP, "r2", Duration::from_secs(1));
+    only_holder(&lab, VIP, "r1", Duration::from_secs(1));
     assert!(r1.running());
 }
 

@@ -231,3 +231,37 @@ fn a_success_ends_the_backoff() {
     assert_eq!(i.consecutive_failures, 0);
     assert!(i.backing_off_until().is_none());
 }
+
+#[test]
+fn a_policy_reads_daemon_state_read_only() {
+    use std::sync::{Arc, RwLock};
+    let states = Arc::new(RwLock::new(std::collections::HashMap::from([(
+        "VI_1-peer".to_string(),
+        VrrpState::Backup,
+    )])));
+    let board = states.clone();
+    let query: holdfast_policy::StateQuery =
+        Arc::new(move |name: &str| board.read().unwrap().get(name).copied());
+    let p = load(
+        "fixture-follow-peer",
+        PolicyKind::Priority,
+        Limits::default(),
+    );
+    let mut i = PolicyInstance::new(p.clone(), "{}".into(), Some(query)).unwrap();
+    assert_eq!(
+        i.priority(&input(100)).unwrap(),
+        PriorityOutput::Priority(100)
+    );
+    states
+        .write()
+        .unwrap()
+        .insert("VI_1-peer".into(), VrrpState::Master);
+    assert_eq!(
+        i.priority(&input(100)).unwrap(),
+        PriorityOutput::Priority(50)
+    );
+    // Without a state source every instance is unknown.
+    let mut blind = PolicyInstance::new(p, "{}".into(), None).unwrap();
+    assert!(matches!(blind.priority(&input(100)).unwrap(),
+        PriorityOutput::Fault(r) if r.contains("no instance VI_1-peer")));
+}

@@ -96,10 +96,18 @@ pub(crate) fn spawn(
         .collect();
     // Watch the directories: editors and deploy tools replace files by rename.
     let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        use notify::EventKind;
+        use notify::event::{AccessKind, AccessMode, ModifyKind, RenameMode};
+        // A file is complete when its writer closes it or when it is renamed
+        // into place; plain writes and creations are mid-way, and reacting to
+        // them would compile half a module.
         if let Ok(ev) = res
             && matches!(
                 ev.kind,
-                notify::EventKind::Create(_) | notify::EventKind::Modify(_)
+                EventKind::Access(AccessKind::Close(AccessMode::Write))
+                    | EventKind::Modify(ModifyKind::Name(
+                        RenameMode::To | RenameMode::Both | RenameMode::Any
+                    ))
             )
         {
             for p in ev.paths {
@@ -132,8 +140,7 @@ pub(crate) fn spawn(
                     None => return,
                 },
                 Some(path) = changed_rx.recv() => {
-                    // Let a burst of write events settle, then take them all.
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    // Take every change already queued: one reload each.
                     let mut changed = vec![path];
                     while let Ok(p) = changed_rx.try_recv() {
                         changed.push(p);
