@@ -36,3 +36,9 @@ if command -v rustup >/dev/null 2>&1; then
     rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
     rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
 fi
+
+# The IPVS VM (this machine's kernel has no IPVS): QEMU, busybox, ipvsadm,
+# Debian's cloud kernel unpacked into /var/cache/ipvs-vm, and the base image.
+if [ "$(id -u)" = 0 ]; then
+    "$(dirname "$0")/../tests/vm/run-in-ipvs-vm.sh" --setup
+fi

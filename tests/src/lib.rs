@@ -9,6 +9,7 @@
 
 pub mod capture;
 pub mod lab;
+pub mod vm;
 
 /// The variable that turns skips into failures.
 pub const REQUIRE_ENV: &str = "HOLDFAST_REQUIRE_ENV";

@@ -1,0 +1,75 @@
+//! The IPVS VM: this machine's kernel has no IPVS, so kernel tests run in a
+//! throw-away QEMU VM booting Debian's cloud kernel (`tests/vm/run-in-ipvs-vm.sh`).
+//!
+//! A test binary runs its own `#[ignore]`d in-VM tests there: [`run_in_vm`]
+//! copies the binary in, runs it with `--ignored` and the given filter, and
+//! returns its output.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Set inside the VM.
+pub const IN_VM: &str = "HOLDFAST_IN_IPVS_VM";
+
+/// The harness script.
+pub fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("vm/run-in-ipvs-vm.sh")
+}
+
+/// Whether VM tests can run here: root (QEMU, the image build), and the
+/// script (which installs QEMU and fetches the kernel on first use).
+pub fn available() -> bool {
+    crate::is_root() && script().exists() && Path::new("/usr/bin/apt-get").exists()
+}
+
+/// Whether this process runs inside the VM.
+pub fn inside() -> bool {
+    std::env::var(IN_VM).is_ok()
+}
+
+/// The VM's answer.
+#[derive(Debug)]
+pub struct VmRun {
+    /// The command's exit code inside the VM.
+    pub code: Option<i32>,
+    /// Its stdout and stderr.
+    pub output: String,
+}
+
+/// Runs this test binary's ignored tests matching `filter` inside the VM,
+/// with extra environment variables and extra files (`--copy` arguments).
+pub fn run_in_vm(filter: &str, env: &[(&str, &str)], extra: &[&Path], timeout_s: u32) -> VmRun {
+    let me = std::env::current_exe().expect("test binary path");
+    let name = me.file_name().unwrap().to_string_lossy().to_string();
+    let mut cmd = Command::new(script());
+    cmd.args(["--timeout", &timeout_s.to_string(), "--copy"])
+        .arg(&me);
+    for e in extra {
+        cmd.arg("--copy").arg(e);
+    }
+    let vars: String = env.iter().map(|(k, v)| format!("{k}={v} ")).collect();
+    cmd.arg(format!(
+        "{vars}{IN_VM}=1 RUST_BACKTRACE=1 ./{name} --ignored --test-threads=1 --nocapture {filter} 2>&1"
+    ));
+    let out = cmd.output().expect("run-in-ipvs-vm.sh runs");
+    VmRun {
+        code: out.status.code(),
+        output: format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    }
+}
+
+/// Runs a shell command in the VM (inside in-VM tests) and returns stdout.
+pub fn sh(cmd: &str) -> String {
+    let out = Command::new("sh").arg("-c").arg(cmd).output().expect("sh");
+    assert!(
+        out.status.success(),
+        "{cmd}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
