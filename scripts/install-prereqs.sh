@@ -8,6 +8,7 @@ set -euo pipefail
 declare -A packages=(
     [ip]=iproute2
     [ping]=iputils-ping
+    [strip]=binutils
     [keepalived]=keepalived
     [tcpdump]=tcpdump
     [stress-ng]=stress-ng

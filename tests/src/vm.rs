@@ -42,8 +42,15 @@ pub fn run_in_vm(filter: &str, env: &[(&str, &str)], extra: &[&Path], timeout_s:
     let me = std::env::current_exe().expect("test binary path");
     let name = me.file_name().unwrap().to_string_lossy().to_string();
     let mut cmd = Command::new(script());
-    cmd.args(["--timeout", &timeout_s.to_string(), "--copy"])
-        .arg(&me);
+    // The payload lives in guest RAM next to the unpacked image.
+    cmd.args([
+        "--mem",
+        "1024",
+        "--timeout",
+        &timeout_s.to_string(),
+        "--copy",
+    ])
+    .arg(&me);
     for e in extra {
         cmd.arg("--copy").arg(e);
     }
@@ -72,4 +79,20 @@ pub fn sh(cmd: &str) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A copy of `bin` without debug information (debug builds of the daemon
+/// are ~150 MB, too much to unpack into the VM's RAM), in `dir`.
+pub fn stripped(bin: &Path, dir: &Path) -> PathBuf {
+    std::fs::create_dir_all(dir).expect("temp dir");
+    let out = dir.join(bin.file_name().expect("a file"));
+    let status = Command::new("strip")
+        .arg("--strip-debug")
+        .arg("-o")
+        .arg(&out)
+        .arg(bin)
+        .status()
+        .expect("strip (binutils) runs");
+    assert!(status.success(), "strip {}", bin.display());
+    out
 }

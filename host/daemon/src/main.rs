@@ -3,6 +3,8 @@
 mod check;
 mod cli;
 mod logging;
+mod lvs;
+mod policies;
 mod policy_cmd;
 mod run;
 mod sys;

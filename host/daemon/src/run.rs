@@ -31,9 +31,6 @@ pub(crate) fn run(path: &Path) -> ExitCode {
         }
     };
     info!(config = %path.display(), contents = %summary(&config), "configuration loaded");
-    for vs in &config.virtual_servers {
-        info!(service = %vs.key, scheduler = %vs.scheduler, real_servers = vs.real_servers.len(), "virtual server configured (IPVS not yet wired)");
-    }
 
     if !config.vrrp_instances.is_empty() && config.global.realtime_priority > 0 {
         // The runtime below runs on this thread: the VRRP loop gets the priority.
@@ -90,6 +87,24 @@ async fn serve(config: holdfast_config::Config) -> ExitCode {
             }
         }
     };
+    let lvs = if config.virtual_servers.is_empty() {
+        None
+    } else {
+        match crate::lvs::start(&config).await {
+            Ok(l) => Some(l),
+            Err(e) => {
+                error!(error = %e, "cannot start IPVS (is the ip_vs module available?)");
+                eprintln!("holdfast: IPVS: {e}");
+                if let Some(v) = vrrp {
+                    v.stop().await;
+                }
+                return ExitCode::from(match e.errno() {
+                    Some(libc::EPERM) | Some(libc::EACCES) => EX_NOPERM,
+                    _ => EX_UNAVAILABLE,
+                });
+            }
+        }
+    };
     info!("running; SIGTERM or SIGINT stops, SIGHUP reloads");
     loop {
         tokio::select! {
@@ -105,6 +120,9 @@ async fn serve(config: holdfast_config::Config) -> ExitCode {
     }
     if let Some(v) = vrrp {
         v.stop().await;
+    }
+    if let Some(l) = lvs {
+        l.stop().await;
     }
     info!("stopped");
     ExitCode::SUCCESS

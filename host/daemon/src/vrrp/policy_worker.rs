@@ -10,9 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
 
-use holdfast_policy::{
-    FailureKind, LoadedPolicy, PolicyError, PolicyInstance, PriorityInput, PriorityOutput,
-};
+use holdfast_policy::{FailureKind, PolicyError, PolicyInstance, PriorityInput, PriorityOutput};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
@@ -109,36 +107,6 @@ pub(crate) fn state_query(board: &StateBoard) -> holdfast_policy::StateQuery {
             .get(name)
             .copied()
     })
-}
-
-/// Loads a policy file as a priority policy (compiling: call off the VRRP task).
-pub(crate) fn load_priority(
-    engine: &holdfast_policy::PolicyEngine,
-    cfg: &holdfast_config::PolicyCfg,
-) -> Result<Arc<LoadedPolicy>, PolicyError> {
-    let bytes = std::fs::read(&cfg.path).map_err(|e| PolicyError {
-        kind: holdfast_policy::FailureKind::Load,
-        policy: cfg.name.clone(),
-        message: format!("{}: {e}", cfg.path.display()),
-    })?;
-    let component = holdfast_policy::componentize(&cfg.name, &bytes)?;
-    let limits = holdfast_policy::Limits {
-        fuel: cfg.fuel,
-        timeout: cfg.timeout,
-        memory_mib: cfg.memory_mib,
-    };
-    LoadedPolicy::load(
-        engine,
-        &cfg.name,
-        holdfast_policy::PolicyKind::Priority,
-        &component,
-        limits,
-    )
-}
-
-/// The policy's `params` as the JSON object `init` receives.
-pub(crate) fn params_json(cfg: &holdfast_config::PolicyCfg) -> String {
-    serde_json::to_string(&cfg.params).unwrap_or_else(|_| "{}".into())
 }
 
 /// A self-test call with synthetic input: a new module must answer before it

@@ -16,9 +16,8 @@ use notify::{RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
-use super::policy_worker::{
-    PolicyRequest, PolicyWorker, StateBoard, load_priority, params_json, self_test, state_query,
-};
+use super::policy_worker::{PolicyRequest, PolicyWorker, StateBoard, self_test, state_query};
+use crate::policies::{load, params_json};
 
 /// One instance per using slot of a policy, initialised and self-tested.
 fn instances_for(
@@ -27,7 +26,7 @@ fn instances_for(
     slots: &[usize],
     board: &StateBoard,
 ) -> Result<Vec<(usize, PolicyInstance)>, PolicyError> {
-    let loaded = load_priority(engine, cfg)?;
+    let loaded = load(engine, cfg, holdfast_policy::PolicyKind::Priority)?;
     if loaded.from_cache() {
         tracing::debug!(policy = %cfg.name, "precompiled module from the cache");
     }
@@ -49,14 +48,7 @@ pub(crate) fn load_all(
     cache: &std::path::Path,
     board: &StateBoard,
 ) -> Result<(PolicyEngine, HashMap<usize, PolicyInstance>), PolicyError> {
-    let engine = PolicyEngine::new()?;
-    let engine = match engine.clone().with_cache(cache) {
-        Ok(cached) => cached,
-        Err(e) => {
-            warn!(dir = %cache.display(), error = %e, "no precompile cache; policies compile on every load");
-            engine
-        }
-    };
+    let engine = crate::policies::engine(cache)?;
     let mut out = HashMap::new();
     for cfg in cfgs {
         let slots = users.get(&cfg.name).map(Vec::as_slice).unwrap_or_default();

@@ -1,0 +1,459 @@
+//! The director task: real-server state from checks and policies, the
+//! desired table from that, and the reconciler applying the difference.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use holdfast_checks::{CheckEvent, Checker, Probe, ProbeKind, RiseFall};
+use holdfast_config::{CheckKind, Config, HealthFallback};
+use holdfast_ipvs::reconcile::{
+    self, DesiredService, MembershipRules, Operation, Quorum, RealServer, Table,
+};
+use holdfast_ipvs::{Dest, DestConns, IpvsError, IpvsHandle, Service, ServiceKey};
+use holdfast_policy::{HealthVerdict, ProbeResult, WeightInput};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, info, warn};
+
+use super::desired;
+use super::policy::{Answer, Ask, RsId, Worker};
+
+/// Latency samples kept per real server for weight policies.
+const LATENCY_HISTORY: usize = 16;
+
+#[derive(Debug)]
+struct RsState {
+    name: String,
+    dest: Dest,
+    /// Hysteresis state of each check.
+    checks: Vec<bool>,
+    /// The health policy's verdict, which replaces the checks' hysteresis.
+    verdict: Option<bool>,
+    fallback: HealthFallback,
+    weight_policy: bool,
+    weight: u32,
+    latencies: VecDeque<u64>,
+    was_up: Option<bool>,
+}
+
+impl RsState {
+    fn up(&self) -> bool {
+        match self.verdict {
+            Some(v) => v,
+            None => self.checks.iter().all(|c| *c),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct VsState {
+    service: Service,
+    rules: MembershipRules,
+    quorum: Quorum,
+    servers: Vec<RsState>,
+}
+
+/// Which real server and check a checker reports for.
+#[derive(Debug, Clone, Copy)]
+struct CheckId {
+    vs: usize,
+    rs: usize,
+    check: usize,
+    kind_http: bool,
+}
+
+pub(crate) struct Director {
+    ipvs: IpvsHandle,
+    worker: Worker,
+    vss: Vec<VsState>,
+    owned: BTreeSet<ServiceKey>,
+    table: Table,
+    conns: HashMap<(ServiceKey, IpAddr, u16), DestConns>,
+    checks: Vec<CheckId>,
+    checkers: Vec<Checker>,
+    /// Desired state changed since the last convergence.
+    dirty: bool,
+    /// The cached table cannot be trusted (an operation failed): dump first.
+    stale: bool,
+}
+
+impl std::fmt::Debug for Director {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Director")
+            .field("virtual_servers", &self.vss.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Director {
+    pub(crate) fn new(config: &Config, ipvs: IpvsHandle, worker: Worker) -> Self {
+        let vss: Vec<VsState> = config
+            .virtual_servers
+            .iter()
+            .map(|vs| VsState {
+                service: desired::service(vs),
+                rules: desired::rules(vs),
+                quorum: Quorum::default(),
+                servers: vs
+                    .real_servers
+                    .iter()
+                    .map(|rs| {
+                        let health = rs
+                            .health_policy
+                            .as_ref()
+                            .and_then(|n| config.policies.get(n));
+                        RsState {
+                            name: format!("{} in {}", rs.addr, vs.key),
+                            dest: desired::dest(vs, rs),
+                            // alpha: down until the first checks pass.
+                            checks: vec![!vs.alpha; rs.checks.len()],
+                            verdict: health.map(|_| !vs.alpha),
+                            fallback: health.map_or(HealthFallback::Down, |p| p.fallback),
+                            weight_policy: vs.weight_policy.is_some(),
+                            weight: rs.weight,
+                            latencies: VecDeque::new(),
+                            was_up: None,
+                        }
+                    })
+                    .collect(),
+            })
+            .collect();
+        let owned = vss.iter().map(|v| v.service.key).collect();
+        Self {
+            ipvs,
+            worker,
+            vss,
+            owned,
+            table: Table::default(),
+            conns: HashMap::new(),
+            checks: Vec::new(),
+            checkers: Vec::new(),
+            dirty: true,
+            stale: true,
+        }
+    }
+
+    /// Starts one checker per configured check.
+    pub(crate) fn start_checks(&mut self, config: &Config) -> mpsc::UnboundedReceiver<CheckEvent> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        for (v, vs) in config.virtual_servers.iter().enumerate() {
+            for (r, rs) in vs.real_servers.iter().enumerate() {
+                for (c, check) in rs.checks.iter().enumerate() {
+                    let (kind, http) = match &check.kind {
+                        CheckKind::Tcp => (ProbeKind::Tcp, false),
+                        CheckKind::Http {
+                            tls: false,
+                            path,
+                            status,
+                            host,
+                        } => (
+                            ProbeKind::Http {
+                                path: path.clone(),
+                                host: host.clone(),
+                                status: status.clone(),
+                            },
+                            true,
+                        ),
+                        other => {
+                            // Not implemented yet: it must not hold the server down.
+                            warn!(real_server = %rs.addr, check = ?other, "this check kind is not implemented yet; it counts as passing");
+                            self.vss[v].servers[r].checks[c] = true;
+                            continue;
+                        }
+                    };
+                    let probe = Probe {
+                        kind,
+                        target: desired::check_target(rs, check.port),
+                        timeout: check.timeout,
+                    };
+                    let id = self.checks.len();
+                    self.checks.push(CheckId {
+                        vs: v,
+                        rs: r,
+                        check: c,
+                        kind_http: http,
+                    });
+                    let hysteresis = RiseFall::new(check.rise, check.fall, vs.alpha);
+                    self.checkers.push(Checker::spawn(
+                        id,
+                        probe,
+                        check.interval,
+                        hysteresis,
+                        tx.clone(),
+                    ));
+                }
+            }
+        }
+        rx
+    }
+
+    pub(crate) async fn run(
+        &mut self,
+        mut events: mpsc::UnboundedReceiver<CheckEvent>,
+        mut answers: mpsc::UnboundedReceiver<Answer>,
+        mut stop: oneshot::Receiver<()>,
+        interval: Duration,
+    ) {
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = &mut stop => return,
+                Some(ev) = events.recv() => self.on_check(ev),
+                Some(a) = answers.recv() => self.on_answer(a),
+                _ = tick.tick() => { self.stale = true; self.dirty = true; }
+            }
+            // Take every event already queued before touching the kernel.
+            while let Ok(ev) = events.try_recv() {
+                self.on_check(ev);
+            }
+            while let Ok(a) = answers.try_recv() {
+                self.on_answer(a);
+            }
+            if self.dirty {
+                self.converge().await;
+            }
+        }
+    }
+
+    fn on_check(&mut self, ev: CheckEvent) {
+        let Some(id) = self.checks.get(ev.id).copied() else {
+            return;
+        };
+        let key = self.vss[id.vs].service.key;
+        let s = &mut self.vss[id.vs].servers[id.rs];
+        if s.checks[id.check] != ev.up {
+            s.checks[id.check] = ev.up;
+            self.dirty = true;
+        }
+        let latency_us = ev.outcome.latency.as_micros() as u64;
+        if ev.outcome.success {
+            s.latencies.push_back(latency_us);
+            if s.latencies.len() > LATENCY_HISTORY {
+                s.latencies.pop_front();
+            }
+        }
+        let rs: RsId = (id.vs, id.rs);
+        if s.verdict.is_some() {
+            let input = ProbeResult {
+                kind: if id.kind_http {
+                    holdfast_policy::ProbeKind::Http
+                } else {
+                    holdfast_policy::ProbeKind::Tcp
+                },
+                target: format!("{}:{}", s.dest.addr, s.dest.port),
+                success: ev.outcome.success,
+                latency_us: Some(latency_us),
+                status_code: ev.outcome.status,
+                body_snippet: ev.outcome.body_snippet.clone(),
+                body_digest: None,
+                error: ev.outcome.error.clone(),
+                consecutive_successes: ev.successes,
+                consecutive_failures: ev.failures,
+            };
+            self.worker.ask(Ask::Verdict(rs, Box::new(input)));
+        }
+        if s.weight_policy {
+            let conns = self
+                .conns
+                .get(&(key, s.dest.addr, s.dest.port))
+                .copied()
+                .unwrap_or_default();
+            let input = WeightInput {
+                real_server: format!("{}:{}", s.dest.addr, s.dest.port),
+                base_weight: s.dest.weight,
+                healthy: s.up(),
+                latency_history_us: s.latencies.iter().copied().collect(),
+                active_connections: conns.active,
+                inactive_connections: conns.inactive,
+            };
+            self.worker.ask(Ask::Weight(rs, Box::new(input)));
+        }
+    }
+
+    fn on_answer(&mut self, a: Answer) {
+        match a {
+            Answer::Verdict((v, r), result) => {
+                let s = &mut self.vss[v].servers[r];
+                let verdict = match result {
+                    Ok(HealthVerdict::Up) => Some(true),
+                    Ok(HealthVerdict::Degraded(reason)) => {
+                        debug!(real_server = %s.name, %reason, "degraded; stays in service");
+                        Some(true)
+                    }
+                    Ok(HealthVerdict::Down(reason)) => {
+                        if s.verdict != Some(false) {
+                            info!(real_server = %s.name, %reason, "health policy: down");
+                        }
+                        Some(false)
+                    }
+                    Err(e) => {
+                        if e.kind != holdfast_policy::FailureKind::BackingOff {
+                            warn!(real_server = %s.name, policy = %e.policy, kind = %e.kind, error = %e.message, fallback = ?s.fallback, "health policy failed; fallback applies");
+                        }
+                        match s.fallback {
+                            HealthFallback::Previous => s.verdict,
+                            HealthFallback::Down => Some(false),
+                        }
+                    }
+                };
+                if verdict != s.verdict {
+                    s.verdict = verdict;
+                    self.dirty = true;
+                }
+            }
+            Answer::Weight((v, r), result) => {
+                let s = &mut self.vss[v].servers[r];
+                let w = match result {
+                    Ok(w) => w,
+                    Err(e) => {
+                        if e.kind != holdfast_policy::FailureKind::BackingOff {
+                            warn!(real_server = %s.name, policy = %e.policy, kind = %e.kind, error = %e.message, "weight policy failed; configured weight applies");
+                        }
+                        s.dest.weight
+                    }
+                };
+                if w != s.weight {
+                    debug!(real_server = %s.name, from = s.weight, to = w, "weight");
+                    s.weight = w;
+                    self.dirty = true;
+                }
+            }
+        }
+    }
+
+    /// The table as it should be now.
+    fn desired(&mut self) -> Vec<DesiredService> {
+        let mut out = Vec::with_capacity(self.vss.len());
+        for vs in &mut self.vss {
+            let servers: Vec<RealServer> = vs
+                .servers
+                .iter()
+                .map(|s| RealServer {
+                    dest: Dest {
+                        weight: s.weight,
+                        ..s.dest.clone()
+                    },
+                    up: s.up(),
+                })
+                .collect();
+            let had_quorum = vs.quorum.up;
+            let dests = reconcile::members(&servers, &vs.rules, &mut vs.quorum);
+            if had_quorum != vs.quorum.up {
+                let live: u32 = servers.iter().filter(|s| s.up).map(|s| s.dest.weight).sum();
+                if vs.quorum.up {
+                    info!(service = %vs.service.key, live_weight = live, "quorum regained");
+                } else {
+                    warn!(service = %vs.service.key, live_weight = live, quorum = vs.rules.quorum, sorry_server = vs.rules.sorry.is_some(), "quorum lost");
+                }
+            }
+            for s in &mut vs.servers {
+                let up = s.up();
+                if s.was_up != Some(up) {
+                    if s.was_up.is_some() || !up {
+                        info!(real_server = %s.name, up, "real server {}", if up { "up" } else { "down" });
+                    }
+                    s.was_up = Some(up);
+                }
+            }
+            out.push(DesiredService {
+                service: vs.service.clone(),
+                dests,
+            });
+        }
+        out
+    }
+
+    async fn dump(&mut self) -> Result<(), IpvsError> {
+        let mut table = Table::default();
+        self.conns.clear();
+        for (service, _) in self.ipvs.service().list().await? {
+            let key = service.key;
+            let mut dests = reconcile::Dests::new();
+            // Only our services' destinations matter (foreign ones are never planned).
+            if self.owned.contains(&key) {
+                for (d, conns) in self.ipvs.dest(key).list().await? {
+                    self.conns.insert((key, d.addr, d.port), conns);
+                    dests.insert((d.addr, d.port), d);
+                }
+            }
+            table.services.insert(key, (service, dests));
+        }
+        self.table = table;
+        Ok(())
+    }
+
+    async fn converge(&mut self) {
+        self.dirty = false;
+        let started = Instant::now();
+        if self.stale {
+            if let Err(e) = self.dump().await {
+                warn!(error = %e, "cannot read the IPVS table; retrying");
+                self.dirty = true;
+                return;
+            }
+            self.stale = false;
+        }
+        let desired = self.desired();
+        let ops = reconcile::plan(&desired, &self.table, &self.owned);
+        if ops.is_empty() {
+            return;
+        }
+        let mut failed = 0;
+        for op in &ops {
+            info!(op = %describe(op), "ipvs");
+            if let Err(e) = self.execute(op).await {
+                warn!(error = %e, "IPVS operation failed; re-reading the table");
+                failed += 1;
+            }
+        }
+        reconcile::apply(&mut self.table, &ops);
+        if failed > 0 {
+            self.stale = true;
+            self.dirty = true;
+        }
+        debug!(
+            ops = ops.len(),
+            failed,
+            ms = started.elapsed().as_millis() as u64,
+            "converged"
+        );
+    }
+
+    async fn execute(&self, op: &Operation) -> Result<(), IpvsError> {
+        let h = &self.ipvs;
+        match op {
+            Operation::AddService(s) => h.service().add(s.clone()).execute().await,
+            Operation::EditService(s) => h.service().edit(s.clone()).execute().await,
+            Operation::DelService(k) => h.service().del(*k).await,
+            Operation::AddDest(k, d) => h.dest(*k).add(d.clone()).execute().await,
+            Operation::EditDest(k, d) => h.dest(*k).edit(d.clone()).execute().await,
+            Operation::DelDest(k, d) => h.dest(*k).del(d).await,
+        }
+    }
+
+    /// Removes every service of this configuration (lvs-flush-on-stop).
+    pub(crate) async fn remove_ours(&mut self) {
+        self.checkers.clear();
+        for key in self.owned.clone() {
+            match self.ipvs.service().del(key).await {
+                Ok(()) => info!(service = %key, "ipvs: removed on stop"),
+                Err(e) if e.errno() == Some(libc::ESRCH) || e.errno() == Some(libc::ENOENT) => {}
+                Err(e) => warn!(service = %key, error = %e, "cannot remove on stop"),
+            }
+        }
+    }
+}
+
+fn describe(op: &Operation) -> String {
+    match op {
+        Operation::AddService(s) => format!("add service {} {}", s.key, s.scheduler),
+        Operation::EditService(s) => format!("edit service {} {}", s.key, s.scheduler),
+        Operation::DelService(k) => format!("delete service {k}"),
+        Operation::AddDest(k, d) => format!("add {}:{} weight {} to {k}", d.addr, d.port, d.weight),
+        Operation::EditDest(k, d) => {
+            format!("set {}:{} weight {} in {k}", d.addr, d.port, d.weight)
+        }
+        Operation::DelDest(k, d) => format!("remove {}:{} from {k}", d.addr, d.port),
+    }
+}

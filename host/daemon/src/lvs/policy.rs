@@ -1,0 +1,75 @@
+//! Health and weight policies of real servers, run on their own thread
+//! (a call may take its whole deadline; the director task never waits).
+
+use std::collections::HashMap;
+use std::sync::mpsc as std_mpsc;
+
+use holdfast_policy::{HealthVerdict, PolicyError, PolicyInstance, ProbeResult, WeightInput};
+use tokio::sync::mpsc;
+use tracing::warn;
+
+/// Which real server: `(virtual server, real server)` indices.
+pub(crate) type RsId = (usize, usize);
+
+/// A question for the worker.
+#[derive(Debug)]
+pub(crate) enum Ask {
+    /// Judge a probe result.
+    Verdict(RsId, Box<ProbeResult>),
+    /// Compute a weight.
+    Weight(RsId, Box<WeightInput>),
+}
+
+/// The worker's answer.
+#[derive(Debug)]
+pub(crate) enum Answer {
+    /// A health verdict, or why there is none.
+    Verdict(RsId, Result<HealthVerdict, PolicyError>),
+    /// A weight, or why there is none.
+    Weight(RsId, Result<u32, PolicyError>),
+}
+
+/// The worker's handle.
+#[derive(Debug, Clone)]
+pub(crate) struct Worker {
+    tx: std_mpsc::Sender<Ask>,
+}
+
+impl Worker {
+    /// Starts the thread with instances per real server.
+    pub(crate) fn spawn(
+        mut health: HashMap<RsId, PolicyInstance>,
+        mut weight: HashMap<RsId, PolicyInstance>,
+    ) -> (Self, mpsc::UnboundedReceiver<Answer>) {
+        let (tx, rx) = std_mpsc::channel::<Ask>();
+        let (answers, answers_rx) = mpsc::unbounded_channel();
+        let spawned = std::thread::Builder::new()
+            .name("lvs-policy".into())
+            .spawn(move || {
+                while let Ok(ask) = rx.recv() {
+                    let answer = match ask {
+                        Ask::Verdict(id, input) => match health.get_mut(&id) {
+                            Some(i) => Answer::Verdict(id, i.verdict(&input)),
+                            None => continue,
+                        },
+                        Ask::Weight(id, input) => match weight.get_mut(&id) {
+                            Some(i) => Answer::Weight(id, i.weight(&input)),
+                            None => continue,
+                        },
+                    };
+                    if answers.send(answer).is_err() {
+                        return;
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            warn!(error = %e, "cannot start the LVS policy thread; fallbacks apply");
+        }
+        (Self { tx }, answers_rx)
+    }
+
+    /// Queues a question (dropped if the worker is gone: the fallback applies).
+    pub(crate) fn ask(&self, ask: Ask) {
+        let _ = self.tx.send(ask);
+    }
+}

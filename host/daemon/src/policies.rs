@@ -1,0 +1,46 @@
+//! Loading policy files for any consumer (VRRP priority, real-server
+//! health, IPVS weights).
+
+use std::sync::Arc;
+
+use holdfast_config::PolicyCfg;
+use holdfast_policy::{FailureKind, Limits, LoadedPolicy, PolicyEngine, PolicyError, PolicyKind};
+
+/// Reads, componentizes and compiles a policy file as `kind` (compiling:
+/// call off latency-sensitive tasks).
+pub(crate) fn load(
+    engine: &PolicyEngine,
+    cfg: &PolicyCfg,
+    kind: PolicyKind,
+) -> Result<Arc<LoadedPolicy>, PolicyError> {
+    let bytes = std::fs::read(&cfg.path).map_err(|e| PolicyError {
+        kind: FailureKind::Load,
+        policy: cfg.name.clone(),
+        message: format!("{}: {e}", cfg.path.display()),
+    })?;
+    let component = holdfast_policy::componentize(&cfg.name, &bytes)?;
+    let limits = Limits {
+        fuel: cfg.fuel,
+        timeout: cfg.timeout,
+        memory_mib: cfg.memory_mib,
+    };
+    LoadedPolicy::load(engine, &cfg.name, kind, &component, limits)
+}
+
+/// The policy's `params` as the JSON object `init` receives.
+pub(crate) fn params_json(cfg: &PolicyCfg) -> String {
+    serde_json::to_string(&cfg.params).unwrap_or_else(|_| "{}".into())
+}
+
+/// An engine with the configured precompile cache (without one if the
+/// directory cannot be used).
+pub(crate) fn engine(cache: &std::path::Path) -> Result<PolicyEngine, PolicyError> {
+    let engine = PolicyEngine::new()?;
+    Ok(match engine.clone().with_cache(cache) {
+        Ok(cached) => cached,
+        Err(e) => {
+            tracing::warn!(dir = %cache.display(), error = %e, "no precompile cache; policies compile on every load");
+            engine
+        }
+    })
+}

@@ -1,0 +1,298 @@
+//! holdfast as an LVS director against a real IPVS kernel, in the VM:
+//! real traffic from a client namespace through the VIP to real servers in
+//! namespaces, health checks taking a server out and back, inhibit, quorum
+//! loss to the sorry server and back, hand-made changes reverted, foreign
+//! services untouched, and our services removed on stop.
+//!
+//! ```text
+//!  netns client 192.168.10.2 ──veth── director (VM root ns, VIP 192.168.10.100)
+//!  director br0 10.0.0.1 ──veth── netns rs1 10.0.0.11 / rs2 .12 / sorry .13 (busybox httpd)
+//! ```
+
+use std::path::Path;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use holdfast_tests::{skip_unless, vm};
+
+#[test]
+fn lvs_director_in_a_vm() {
+    if vm::inside() || !skip_unless(vm::available(), "root and the IPVS VM (QEMU)") {
+        return;
+    }
+    let bin = vm::stripped(
+        Path::new(env!("CARGO_BIN_EXE_holdfast")),
+        Path::new(env!("CARGO_TARGET_TMPDIR")),
+    );
+    let run = vm::run_in_vm("in_vm_", &[], &[&bin], 900);
+    eprintln!("{}", run.output);
+    assert_eq!(run.code, Some(0), "in-VM test failed");
+    assert!(
+        run.output.contains("test result: ok. 1 passed"),
+        "{}",
+        run.output
+    );
+}
+
+const TOPOLOGY: &str = r#"
+set -e
+ip netns add client
+ip link add c0 type veth peer name dc0
+ip link set c0 netns client
+ip addr add 192.168.10.1/24 dev dc0
+ip addr add 192.168.10.100/32 dev dc0
+ip link set dc0 up
+ip -n client addr add 192.168.10.2/24 dev c0
+ip -n client link set c0 up
+ip -n client link set lo up
+ip link add br0 type bridge
+ip addr add 10.0.0.1/24 dev br0
+ip link set br0 up
+for i in 1 2 3; do
+  ip netns add rs$i
+  ip link add r$i type veth peer name dr$i
+  ip link set r$i netns rs$i
+  ip link set dr$i master br0 up
+  ip -n rs$i addr add 10.0.0.1$i/24 dev r$i
+  ip -n rs$i link set r$i up
+  ip -n rs$i link set lo up
+  ip -n rs$i route add default via 10.0.0.1
+  mkdir -p /tmp/www$i
+  echo "hello from rs$i" > /tmp/www$i/index.html
+  echo ok > /tmp/www$i/health
+  ip netns exec rs$i httpd -p 80 -h /tmp/www$i
+done
+echo sorry > /tmp/www3/index.html
+sysctl -qw net.ipv4.ip_forward=1
+"#;
+
+const CONFIG: &str = r#"
+global {
+    ipvs-reconcile-interval 1
+    lvs-flush-on-stop
+}
+virtual-server "192.168.10.100:80" protocol="tcp" {
+    scheduler "wrr"
+    forwarding "nat"
+    quorum 2
+    sorry-server "10.0.0.13:80"
+    real-server "10.0.0.11:80" weight=2 {
+        check "http" path="/health" status="200-299" interval=0.2 timeout=0.5 rise=1 fall=2
+    }
+    real-server "10.0.0.12:80" weight=1 {
+        check "http" path="/health" status="200-299" interval=0.2 timeout=0.5 rise=1 fall=2
+    }
+}
+virtual-server "192.168.10.100:8080" protocol="tcp" {
+    scheduler "lc"
+    forwarding "dr"
+    inhibit-on-failure
+    persistence-timeout 600
+    real-server "10.0.0.11:80" weight=5 {
+        check "tcp" interval=0.2 timeout=0.5 rise=1 fall=2
+    }
+    real-server "10.0.0.12:80" weight=5 {
+        check "tcp" interval=0.2 timeout=0.5 rise=1 fall=2
+    }
+}
+virtual-server fwmark=7 family="ipv4" {
+    scheduler "sh"
+    sh-port
+    forwarding "tunnel" type="gue" port=6080
+    real-server "10.0.0.11" weight=3
+}
+"#;
+
+/// `ipvsadm -Ln` with padding squeezed.
+fn table() -> String {
+    vm::sh("ipvsadm -Ln")
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn wait_for(what: &str, limit: Duration, f: impl Fn(&str) -> bool, log: &Path) {
+    let start = Instant::now();
+    loop {
+        let t = table();
+        if f(&t) {
+            eprintln!("[{:>6} ms] {what}", start.elapsed().as_millis());
+            return;
+        }
+        if start.elapsed() > limit {
+            panic!(
+                "{what}: not within {limit:?}\n{t}\n--- holdfast log ---\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Which real servers answer through the VIP, over `n` requests.
+fn answers(port: u16, n: usize) -> String {
+    (0..n)
+        .map(|_| {
+            vm::sh(&format!(
+                "ip netns exec client timeout 3 wget -q -O - http://192.168.10.100:{port}/ || echo failed"
+            ))
+        })
+        .collect()
+}
+
+fn stop_httpd(i: u32) {
+    vm::sh(&format!(
+        "for p in $(ip netns pids rs{i}); do kill $p; done; sleep 0.2"
+    ));
+}
+
+fn start_httpd(i: u32) {
+    vm::sh(&format!("ip netns exec rs{i} httpd -p 80 -h /tmp/www{i}"));
+}
+
+struct Daemon(Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+#[ignore = "runs inside the IPVS VM"]
+fn in_vm_director_end_to_end() {
+    vm::sh(TOPOLOGY);
+    // Someone else's service, which holdfast must never touch.
+    vm::sh(
+        "ipvsadm -A -t 192.0.2.99:443 -s lc && ipvsadm -a -t 192.0.2.99:443 -r 192.0.2.100:443 -m",
+    );
+    std::fs::write("/tmp/lvs.kdl", CONFIG).unwrap();
+    let log = Path::new("/tmp/holdfast.log");
+    let out = std::fs::File::create(log).unwrap();
+    let child = Command::new("/payload/holdfast")
+        .args(["run", "--config", "/tmp/lvs.kdl"])
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .unwrap();
+    let mut daemon = Daemon(child);
+
+    // Converged to exactly the configuration.
+    wait_for(
+        "converged",
+        Duration::from_secs(10),
+        |t| {
+            t.contains("TCP 192.168.10.100:80 wrr")
+                && t.contains("-> 10.0.0.11:80 Masq 2")
+                && t.contains("-> 10.0.0.12:80 Masq 1")
+                && t.contains("TCP 192.168.10.100:8080 lc persistent 600")
+                && t.contains("-> 10.0.0.11:80 Route 5")
+                && t.contains("-> 10.0.0.12:80 Route 5")
+                && t.contains("FWM 7 sh (sh-port)")
+                && t.contains("-> 10.0.0.11:0 Tunnel 3")
+        },
+        log,
+    );
+    let t = table();
+    assert!(
+        !t.contains("10.0.0.13"),
+        "no sorry server while quorum holds\n{t}"
+    );
+    let tun = vm::sh("ipvsadm -Ln --tun-info");
+    assert!(tun.contains("gue") && tun.contains("6080"), "{tun}");
+
+    // Real traffic through the VIP reaches both real servers.
+    let seen = answers(80, 6);
+    assert!(
+        seen.contains("hello from rs1") && seen.contains("hello from rs2"),
+        "{seen}"
+    );
+
+    // rs2 stops answering: out of the NAT service, weight 0 in the
+    // inhibit-on-failure service; traffic keeps flowing to rs1.
+    stop_httpd(2);
+    wait_for(
+        "rs2 out",
+        Duration::from_secs(5),
+        |t| !t.contains("-> 10.0.0.12:80 Masq") && t.contains("-> 10.0.0.12:80 Route 0"),
+        log,
+    );
+    let seen = answers(80, 4);
+    assert!(!seen.contains("rs2") && !seen.contains("failed"), "{seen}");
+
+    // rs1 fails too: the live weight (0) is below quorum 2: the sorry server alone.
+    stop_httpd(1);
+    wait_for(
+        "sorry server",
+        Duration::from_secs(5),
+        |t| t.contains("-> 10.0.0.13:80 Masq 1") && !t.contains("-> 10.0.0.11:80 Masq"),
+        log,
+    );
+    assert!(answers(80, 2).contains("sorry"));
+
+    // Both back: quorum regained, the sorry server leaves.
+    start_httpd(1);
+    start_httpd(2);
+    wait_for(
+        "back",
+        Duration::from_secs(5),
+        |t| {
+            t.contains("-> 10.0.0.11:80 Masq 2")
+                && t.contains("-> 10.0.0.12:80 Masq 1")
+                && t.contains("-> 10.0.0.12:80 Route 5")
+                && !t.contains("10.0.0.13")
+        },
+        log,
+    );
+    let seen = answers(80, 6);
+    assert!(
+        seen.contains("hello from rs1") && seen.contains("hello from rs2"),
+        "{seen}"
+    );
+
+    // Hand-made changes are reverted within the reconcile interval (1 s here).
+    vm::sh(
+        "ipvsadm -e -t 192.168.10.100:80 -r 10.0.0.11:80 -m -w 50 && ipvsadm -d -t 192.168.10.100:8080 -r 10.0.0.12:80 && ipvsadm -E -t 192.168.10.100:80 -s rr",
+    );
+    wait_for(
+        "hand edits reverted",
+        Duration::from_secs(5),
+        |t| {
+            t.contains("TCP 192.168.10.100:80 wrr")
+                && t.contains("-> 10.0.0.11:80 Masq 2")
+                && t.contains("-> 10.0.0.12:80 Route 5")
+        },
+        log,
+    );
+    let t = table();
+    assert!(
+        t.contains("TCP 192.0.2.99:443 lc") && t.contains("192.0.2.100:443"),
+        "foreign service intact\n{t}"
+    );
+
+    // SIGTERM: a clean exit that removes our services and only ours.
+    let pid = daemon.0.id();
+    vm::sh(&format!("kill -TERM {pid}"));
+    let status = daemon.0.wait().unwrap();
+    assert!(
+        status.success(),
+        "{status:?}\n{}",
+        std::fs::read_to_string(log).unwrap()
+    );
+    let t = table();
+    assert!(
+        !t.contains("192.168.10.100") && !t.contains("FWM 7"),
+        "ours removed\n{t}"
+    );
+    assert!(
+        t.contains("TCP 192.0.2.99:443 lc"),
+        "foreign service intact\n{t}"
+    );
+    let log_text = std::fs::read_to_string(log).unwrap();
+    assert!(
+        log_text.contains("quorum lost") && log_text.contains("quorum regained"),
+        "{log_text}"
+    );
+}
