@@ -176,10 +176,13 @@ fn signal(pid: u32, sig: &str) {
 /// and exits 0 on SIGTERM.
 #[test]
 fn run_stays_up_until_sigterm() {
+    // Nothing to run but the daemon itself: runs anywhere (VRRP runs are
+    // tested in tests/e2e/vrrp_netns.rs, LVS in the IPVS VM).
+    let config = std::env::temp_dir().join(format!("holdfast-idle-{}.kdl", std::process::id()));
+    std::fs::write(&config, "global {\n    router-id \"idle\"\n}\n").unwrap();
     let mut child = holdfast()
         .args(["--log-format", "json", "run", "--config"])
-        // No VRRP instance: runs anywhere (VRRP runs are tested in tests/vrrp_netns.rs).
-        .arg(repo().join("examples/lvs-director.kdl"))
+        .arg(&config)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -206,11 +209,26 @@ fn run_stays_up_until_sigterm() {
     assert!(messages.contains(&"configuration loaded"), "{messages:?}");
     assert!(messages.contains(&"stopping"), "{messages:?}");
     assert!(messages.contains(&"stopped"), "{messages:?}");
+    std::fs::remove_file(config).unwrap();
+}
+
+#[test]
+fn a_director_without_ipvs_in_the_kernel_exits_69() {
+    // Only where the kernel has no IPVS: never program the host's real table.
+    if std::path::Path::new("/proc/net/ip_vs").exists() {
+        eprintln!("SKIPPED: this kernel has IPVS; the director is tested in the VM");
+        return;
+    }
+    let out = holdfast()
+        .args(["run", "--config"])
+        .arg(repo().join("examples/lvs-director.kdl"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(69), "{}", text(&out.stderr));
     assert!(
-        lines
-            .iter()
-            .any(|l| l["service"] == "tcp 10.0.0.100:443" && l["scheduler"] == "sh"),
-        "{messages:?}"
+        text(&out.stderr).contains("holdfast: IPVS:"),
+        "{}",
+        text(&out.stderr)
     );
 }
 
