@@ -24,7 +24,28 @@ fn lvs_director_in_a_vm() {
         Path::new(env!("CARGO_BIN_EXE_holdfast")),
         Path::new(env!("CARGO_TARGET_TMPDIR")),
     );
-    let run = vm::run_in_vm("in_vm_", &[], &[&bin], 900);
+    // The shipped health and weight policies, built from source.
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let policies: Vec<_> = ["http-verdict", "latency-weights"]
+        .iter()
+        .map(|name| {
+            let out = tmp.join(format!("{}.wasm", name.replace('-', "_")));
+            let o = Command::new(env!("CARGO_BIN_EXE_holdfast"))
+                .args(["policy", "build"])
+                .arg(
+                    Path::new(env!("CARGO_MANIFEST_DIR"))
+                        .join("../../policies")
+                        .join(name),
+                )
+                .arg("-o")
+                .arg(&out)
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            out
+        })
+        .collect();
+    let run = vm::run_in_vm("in_vm_", &[], &[&bin, &policies[0], &policies[1]], 900);
     eprintln!("{}", run.output);
     assert_eq!(run.code, Some(0), "in-VM test failed");
     assert!(
@@ -70,6 +91,31 @@ const CONFIG: &str = r#"
 global {
     ipvs-reconcile-interval 1
     lvs-flush-on-stop
+    policy-cache "/tmp/policy-cache"
+}
+// Calls run ~50x slower under QEMU's software emulation than on hardware.
+policy "weights" {
+    path "/payload/latency_weights.wasm"
+    timeout-ms 1000
+    params { reference-ms 1000; max 77; }
+}
+policy "verdict" {
+    path "/payload/http_verdict.wasm"
+    timeout-ms 1000
+    fallback "down"
+    params { down-after 1; }
+}
+virtual-server "192.168.10.100:81" protocol="tcp" {
+    scheduler "wrr"
+    weight-policy "weights"
+    real-server "10.0.0.11:80" weight=10 {
+        check "http" path="/health" status="200-299" interval=0.2 timeout=0.5 rise=1 fall=2
+        health-policy "verdict"
+    }
+    real-server "10.0.0.12:80" weight=10 {
+        check "http" path="/health" status="200-299" interval=0.2 timeout=0.5 rise=1 fall=2
+        health-policy "verdict"
+    }
 }
 virtual-server "192.168.10.100:80" protocol="tcp" {
     scheduler "wrr"
@@ -179,10 +225,11 @@ fn in_vm_director_end_to_end() {
         .unwrap();
     let mut daemon = Daemon(child);
 
-    // Converged to exactly the configuration.
+    // Converged to exactly the configuration. Policies compile under
+    // software emulation for ~15 s each, off the director's path.
     wait_for(
         "converged",
-        Duration::from_secs(10),
+        Duration::from_secs(90),
         |t| {
             t.contains("TCP 192.168.10.100:80 wrr")
                 && t.contains("-> 10.0.0.11:80 Masq 2")
@@ -192,6 +239,10 @@ fn in_vm_director_end_to_end() {
                 && t.contains("-> 10.0.0.12:80 Route 5")
                 && t.contains("FWM 7 sh (sh-port)")
                 && t.contains("-> 10.0.0.11:0 Tunnel 3")
+                // latency-weights: 10 × 1000 ms / a few ms, capped at max 77.
+                && t.contains("TCP 192.168.10.100:81 wrr")
+                && t.contains("-> 10.0.0.11:80 Masq 77")
+                && t.contains("-> 10.0.0.12:80 Masq 77")
         },
         log,
     );
@@ -242,6 +293,7 @@ fn in_vm_director_end_to_end() {
             t.contains("-> 10.0.0.11:80 Masq 2")
                 && t.contains("-> 10.0.0.12:80 Masq 1")
                 && t.contains("-> 10.0.0.12:80 Route 5")
+                && t.contains("-> 10.0.0.12:80 Masq 77")
                 && !t.contains("10.0.0.13")
         },
         log,

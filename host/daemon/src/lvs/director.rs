@@ -27,8 +27,10 @@ struct RsState {
     dest: Dest,
     /// Hysteresis state of each check.
     checks: Vec<bool>,
-    /// The health policy's verdict, which replaces the checks' hysteresis.
+    /// The health policy's verdict, which replaces the checks' hysteresis
+    /// (None: no verdict yet, or no policy loaded: the checks decide).
     verdict: Option<bool>,
+    health_policy: bool,
     fallback: HealthFallback,
     weight_policy: bool,
     weight: u32,
@@ -107,7 +109,8 @@ impl Director {
                             dest: desired::dest(vs, rs),
                             // alpha: down until the first checks pass.
                             checks: vec![!vs.alpha; rs.checks.len()],
-                            verdict: health.map(|_| !vs.alpha),
+                            verdict: None,
+                            health_policy: health.is_some(),
                             fallback: health.map_or(HealthFallback::Down, |p| p.fallback),
                             weight_policy: vs.weight_policy.is_some(),
                             weight: rs.weight,
@@ -234,7 +237,7 @@ impl Director {
             }
         }
         let rs: RsId = (id.vs, id.rs);
-        if s.verdict.is_some() {
+        if s.health_policy {
             let input = ProbeResult {
                 kind: if id.kind_http {
                     holdfast_policy::ProbeKind::Http
@@ -287,6 +290,7 @@ impl Director {
                         }
                         Some(false)
                     }
+                    Err(e) if e.kind == holdfast_policy::FailureKind::Load => None,
                     Err(e) => {
                         if e.kind != holdfast_policy::FailureKind::BackingOff {
                             warn!(real_server = %s.name, policy = %e.policy, kind = %e.kind, error = %e.message, fallback = ?s.fallback, "health policy failed; fallback applies");

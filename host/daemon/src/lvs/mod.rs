@@ -115,11 +115,17 @@ pub(crate) async fn start(config: &Config) -> Result<Lvs, IpvsError> {
         virtual_servers = config.virtual_servers.len(),
         "IPVS ready"
     );
+    // Policies compile in the background: the table converges at once with
+    // the checks and configured weights, and policies take over when ready.
+    let (worker, answers) = policy::Worker::spawn();
     let cfg = config.clone();
-    let (health, weight) = tokio::task::spawn_blocking(move || load_policies(&cfg))
-        .await
-        .unwrap_or_default();
-    let (worker, answers) = policy::Worker::spawn(health, weight);
+    let installer = worker.clone();
+    tokio::task::spawn_blocking(move || {
+        let (health, weight) = load_policies(&cfg);
+        if !health.is_empty() || !weight.is_empty() {
+            installer.ask(policy::Ask::Install(health, weight));
+        }
+    });
     let mut director = director::Director::new(config, ipvs, worker);
     let events = director.start_checks(config);
     let (stop, stop_rx) = oneshot::channel();

@@ -14,6 +14,8 @@ pub(crate) type RsId = (usize, usize);
 /// A question for the worker.
 #[derive(Debug)]
 pub(crate) enum Ask {
+    /// Install instances (loaded in the background after start-up).
+    Install(HashMap<RsId, PolicyInstance>, HashMap<RsId, PolicyInstance>),
     /// Judge a probe result.
     Verdict(RsId, Box<ProbeResult>),
     /// Compute a weight.
@@ -36,11 +38,10 @@ pub(crate) struct Worker {
 }
 
 impl Worker {
-    /// Starts the thread with instances per real server.
-    pub(crate) fn spawn(
-        mut health: HashMap<RsId, PolicyInstance>,
-        mut weight: HashMap<RsId, PolicyInstance>,
-    ) -> (Self, mpsc::UnboundedReceiver<Answer>) {
+    /// Starts the thread; instances arrive with [`Ask::Install`].
+    pub(crate) fn spawn() -> (Self, mpsc::UnboundedReceiver<Answer>) {
+        let mut health: HashMap<RsId, PolicyInstance> = HashMap::new();
+        let mut weight: HashMap<RsId, PolicyInstance> = HashMap::new();
         let (tx, rx) = std_mpsc::channel::<Ask>();
         let (answers, answers_rx) = mpsc::unbounded_channel();
         let spawned = std::thread::Builder::new()
@@ -48,9 +49,22 @@ impl Worker {
             .spawn(move || {
                 while let Ok(ask) = rx.recv() {
                     let answer = match ask {
+                        Ask::Install(h, w) => {
+                            health.extend(h);
+                            weight.extend(w);
+                            continue;
+                        }
                         Ask::Verdict(id, input) => match health.get_mut(&id) {
                             Some(i) => Answer::Verdict(id, i.verdict(&input)),
-                            None => continue,
+                            // Not loaded (yet, or at all): the checks decide.
+                            None => Answer::Verdict(
+                                id,
+                                Err(PolicyError {
+                                    kind: holdfast_policy::FailureKind::Load,
+                                    policy: input.target.clone(),
+                                    message: "no health policy loaded".into(),
+                                }),
+                            ),
                         },
                         Ask::Weight(id, input) => match weight.get_mut(&id) {
                             Some(i) => Answer::Weight(id, i.weight(&input)),
