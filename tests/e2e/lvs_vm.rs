@@ -26,10 +26,11 @@ fn lvs_director_in_a_vm() {
     );
     // The shipped health and weight policies, built from source.
     let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let policies: Vec<_> = ["http-verdict", "latency-weights"]
+    let policies: Vec<_> = ["http-verdict", "latency-weights", "fixtures/weight-world"]
         .iter()
         .map(|name| {
-            let out = tmp.join(format!("{}.wasm", name.replace('-', "_")));
+            let base = name.rsplit('/').next().unwrap().replace('-', "_");
+            let out = tmp.join(format!("{base}.wasm"));
             let o = Command::new(env!("CARGO_BIN_EXE_holdfast"))
                 .args(["policy", "build"])
                 .arg(
@@ -45,7 +46,9 @@ fn lvs_director_in_a_vm() {
             out
         })
         .collect();
-    let run = vm::run_in_vm("in_vm_", &[], &[&bin, &policies[0], &policies[1]], 900);
+    let mut copies = vec![bin.as_path()];
+    copies.extend(policies.iter().map(|p| p.as_path()));
+    let run = vm::run_in_vm("in_vm_", &[], &copies, 900);
     eprintln!("{}", run.output);
     assert_eq!(run.code, Some(0), "in-VM test failed");
     assert!(
@@ -251,6 +254,22 @@ fn in_vm_director_end_to_end() {
         !t.contains("10.0.0.13"),
         "no sorry server while quorum holds\n{t}"
     );
+    // The kernel's other view: /proc/net/ip_vs (addresses and ports in hex),
+    // with ipvsadm's column padding squeezed.
+    let proc_table: String = vm::sh("cat /proc/net/ip_vs")
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ") + "\n")
+        .collect();
+    for want in [
+        "TCP C0A80A64:0050 wrr",
+        // (/proc shows the persistence timeout in jiffies)
+        "TCP C0A80A64:1F90 lc persistent",
+        "FWM 00000007 sh",
+        "-> 0A00000B:0050 Masq 2",
+        "-> 0A00000C:0050 Route 5",
+    ] {
+        assert!(proc_table.contains(want), "{want:?} in\n{proc_table}");
+    }
     let tun = vm::sh("ipvsadm -Ln --tun-info");
     assert!(tun.contains("gue") && tun.contains("6080"), "{tun}");
 
@@ -323,6 +342,17 @@ fn in_vm_director_end_to_end() {
         t.contains("TCP 192.0.2.99:443 lc") && t.contains("192.0.2.100:443"),
         "foreign service intact\n{t}"
     );
+
+    // Hot swap of the weight policy, no restart: a module answering half the
+    // configured weight (10 / 2) is written over the file in place.
+    vm::sh("cp /payload/weight_world.wasm /payload/latency_weights.wasm");
+    wait_for(
+        "weight policy swapped",
+        Duration::from_secs(90),
+        |t| t.contains("-> 10.0.0.11:80 Masq 5") && t.contains("-> 10.0.0.12:80 Masq 5"),
+        log,
+    );
+    assert!(daemon.0.try_wait().unwrap().is_none(), "no restart");
 
     // SIGTERM: a clean exit that removes our services and only ours.
     let pid = daemon.0.id();

@@ -41,23 +41,27 @@ pub struct VmRun {
 pub fn run_in_vm(filter: &str, env: &[(&str, &str)], extra: &[&Path], timeout_s: u32) -> VmRun {
     let me = std::env::current_exe().expect("test binary path");
     let name = me.file_name().unwrap().to_string_lossy().to_string();
+    let vars: String = env.iter().map(|(k, v)| format!("{k}={v} ")).collect();
+    let mut copies = vec![me.as_path()];
+    copies.extend_from_slice(extra);
+    run_command(
+        &format!(
+            "{vars}{IN_VM}=1 RUST_BACKTRACE=1 ./{name} --ignored --test-threads=1 --nocapture {filter} 2>&1"
+        ),
+        &copies,
+        timeout_s,
+    )
+}
+
+/// Runs a shell command line in the VM (in `/payload`, where `copies` land).
+pub fn run_command(command: &str, copies: &[&Path], timeout_s: u32) -> VmRun {
     let mut cmd = Command::new(script());
     // The payload lives in guest RAM next to the unpacked image.
-    cmd.args([
-        "--mem",
-        "1024",
-        "--timeout",
-        &timeout_s.to_string(),
-        "--copy",
-    ])
-    .arg(&me);
-    for e in extra {
-        cmd.arg("--copy").arg(e);
+    cmd.args(["--mem", "1024", "--timeout", &timeout_s.to_string()]);
+    for c in copies {
+        cmd.arg("--copy").arg(c);
     }
-    let vars: String = env.iter().map(|(k, v)| format!("{k}={v} ")).collect();
-    cmd.arg(format!(
-        "{vars}{IN_VM}=1 RUST_BACKTRACE=1 ./{name} --ignored --test-threads=1 --nocapture {filter} 2>&1"
-    ));
+    cmd.arg(command);
     let out = cmd.output().expect("run-in-ipvs-vm.sh runs");
     VmRun {
         code: out.status.code(),

@@ -44,3 +44,47 @@ pub(crate) fn engine(cache: &std::path::Path) -> Result<PolicyEngine, PolicyErro
         }
     })
 }
+
+/// Watches the directories of policy files (editors and deploy tools
+/// replace files by rename) and sends each completed file's path.
+pub(crate) fn watch(
+    paths: impl IntoIterator<Item = std::path::PathBuf>,
+    changed: tokio::sync::mpsc::UnboundedSender<std::path::PathBuf>,
+) -> Option<notify::RecommendedWatcher> {
+    use notify::event::{AccessKind, AccessMode, ModifyKind, RenameMode};
+    use notify::{EventKind, RecursiveMode, Watcher};
+    let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        // A file is complete when its writer closes it or when it is renamed
+        // into place; plain writes and creations are mid-way, and reacting to
+        // them would compile half a module.
+        if let Ok(ev) = res
+            && matches!(
+                ev.kind,
+                EventKind::Access(AccessKind::Close(AccessMode::Write))
+                    | EventKind::Modify(ModifyKind::Name(
+                        RenameMode::To | RenameMode::Both | RenameMode::Any
+                    ))
+            )
+        {
+            for p in ev.paths {
+                let _ = changed.send(p);
+            }
+        }
+    });
+    match watcher {
+        Ok(mut w) => {
+            for p in paths {
+                if let Some(dir) = p.parent()
+                    && let Err(e) = w.watch(dir, RecursiveMode::NonRecursive)
+                {
+                    tracing::warn!(dir = %dir.display(), error = %e, "cannot watch policy directory; SIGHUP still reloads");
+                }
+            }
+            Some(w)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch policy files; SIGHUP still reloads");
+            None
+        }
+    }
+}

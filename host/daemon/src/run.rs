@@ -115,6 +115,9 @@ async fn serve(config: holdfast_config::Config) -> ExitCode {
                 if let Some(v) = &vrrp {
                     v.reload_policies();
                 }
+                if let Some(l) = &lvs {
+                    l.reload_policies();
+                }
             }
         }
     }

@@ -43,9 +43,19 @@ fn nested_len<T: Nla>(attrs: &[T]) -> usize {
     attrs.buffer_len()
 }
 
-/// A nested statistics attribute (`IPVS_*_ATTR_STATS` / `STATS64`), kept raw:
-/// read it with [`crate::Stats::from_attrs`].
-pub type StatsAttr = DefaultNla;
+/// A nested statistics attribute (`IPVS_*_ATTR_STATS` / `STATS64`), kept as
+/// its raw bytes: a dump of 10,000 destinations carries 200,000 counters
+/// that the reconciler never reads, so they are decoded only on demand
+/// ([`crate::Stats::from_raw`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RawStats(pub Vec<u8>);
+
+impl RawStats {
+    /// The counters as attributes.
+    pub fn attrs(&self) -> Result<Vec<DefaultNla>, DecodeError> {
+        nested(&self.0)
+    }
+}
 
 /// An attribute of `IPVS_CMD_ATTR_SERVICE`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,11 +84,11 @@ pub enum ServiceAttr {
     /// Persistence netmask (IPv4: a mask, network order bits; IPv6: a prefix length).
     Netmask(u32),
     /// 32-bit statistics.
-    Stats(Vec<StatsAttr>),
+    Stats(RawStats),
     /// Persistence engine (`sip`).
     PeName(String),
     /// 64-bit statistics.
-    Stats64(Vec<StatsAttr>),
+    Stats64(RawStats),
     /// Anything else, kept for a byte-exact round trip.
     Other(DefaultNla),
 }
@@ -91,7 +101,7 @@ impl Nla for ServiceAttr {
             Self::Fwmark(_) | Self::Timeout(_) | Self::Netmask(_) => 4,
             Self::Scheduler(s) | Self::PeName(s) => string_len(s),
             Self::Flags { .. } => 8,
-            Self::Stats(a) | Self::Stats64(a) => nested_len(a),
+            Self::Stats(a) | Self::Stats64(a) => a.0.len(),
             Self::Other(o) => o.value_len(),
         }
     }
@@ -127,7 +137,7 @@ impl Nla for ServiceAttr {
                 emit_u32(&mut buf[..4], *flags).expect("4 bytes");
                 emit_u32(&mut buf[4..8], *mask).expect("4 bytes");
             }
-            Self::Stats(a) | Self::Stats64(a) => a.as_slice().emit(buf),
+            Self::Stats(a) | Self::Stats64(a) => buf.copy_from_slice(&a.0),
             Self::Other(o) => o.emit_value(buf),
         }
     }
@@ -149,9 +159,9 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Parseable<NlaBuffer<&'a T>> for ServiceAttr {
             },
             SVC_ATTR_TIMEOUT => Self::Timeout(parse_u32(v)?),
             SVC_ATTR_NETMASK => Self::Netmask(parse_u32(v)?),
-            SVC_ATTR_STATS => Self::Stats(nested(v)?),
+            SVC_ATTR_STATS => Self::Stats(RawStats(v.to_vec())),
             SVC_ATTR_PE_NAME => Self::PeName(parse_string(v)?),
-            SVC_ATTR_STATS64 => Self::Stats64(nested(v)?),
+            SVC_ATTR_STATS64 => Self::Stats64(RawStats(v.to_vec())),
             _ => Self::Other(DefaultNla::parse(buf)?),
         })
     }
@@ -179,11 +189,11 @@ pub enum DestAttr {
     /// Persistent connections (read-only).
     PersistConns(u32),
     /// 32-bit statistics.
-    Stats(Vec<StatsAttr>),
+    Stats(RawStats),
     /// Address family of the address (mixed-family services).
     AddrFamily(u16),
     /// 64-bit statistics.
-    Stats64(Vec<StatsAttr>),
+    Stats64(RawStats),
     /// Tunnel type (`ipip`, `gue`, `gre`).
     TunType(u8),
     /// Tunnel (GUE) port, host order here.
@@ -207,7 +217,7 @@ impl Nla for DestAttr {
             | Self::ActiveConns(_)
             | Self::InactiveConns(_)
             | Self::PersistConns(_) => 4,
-            Self::Stats(a) | Self::Stats64(a) => nested_len(a),
+            Self::Stats(a) | Self::Stats64(a) => a.0.len(),
             Self::Other(o) => o.value_len(),
         }
     }
@@ -246,7 +256,7 @@ impl Nla for DestAttr {
             | Self::ActiveConns(v)
             | Self::InactiveConns(v)
             | Self::PersistConns(v) => emit_u32(buf, *v).expect("4 bytes"),
-            Self::Stats(a) | Self::Stats64(a) => a.as_slice().emit(buf),
+            Self::Stats(a) | Self::Stats64(a) => buf.copy_from_slice(&a.0),
             Self::Other(o) => o.emit_value(buf),
         }
     }
@@ -265,9 +275,9 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Parseable<NlaBuffer<&'a T>> for DestAttr {
             DEST_ATTR_ACTIVE_CONNS => Self::ActiveConns(parse_u32(v)?),
             DEST_ATTR_INACT_CONNS => Self::InactiveConns(parse_u32(v)?),
             DEST_ATTR_PERSIST_CONNS => Self::PersistConns(parse_u32(v)?),
-            DEST_ATTR_STATS => Self::Stats(nested(v)?),
+            DEST_ATTR_STATS => Self::Stats(RawStats(v.to_vec())),
             DEST_ATTR_ADDR_FAMILY => Self::AddrFamily(parse_u16(v)?),
-            DEST_ATTR_STATS64 => Self::Stats64(nested(v)?),
+            DEST_ATTR_STATS64 => Self::Stats64(RawStats(v.to_vec())),
             DEST_ATTR_TUN_TYPE => Self::TunType(parse_u8(v)?),
             DEST_ATTR_TUN_PORT => Self::TunPort(parse_u16_be(v)?),
             DEST_ATTR_TUN_FLAGS => Self::TunFlags(parse_u16(v)?),

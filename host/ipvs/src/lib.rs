@@ -14,6 +14,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod apply;
 mod attr;
 mod constants;
 mod error;
@@ -22,7 +23,7 @@ mod message;
 mod model;
 pub mod reconcile;
 
-pub use attr::{DestAttr, IpvsAttr, ServiceAttr, StatsAttr};
+pub use attr::{DestAttr, IpvsAttr, RawStats, ServiceAttr};
 pub use constants::{IPVS_GENL_NAME, IPVS_GENL_VERSION, svc_flags, tun_flags};
 pub use error::{IpvsError, Op};
 pub use handle::{

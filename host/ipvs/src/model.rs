@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use netlink_packet_core::{Nla, parse_u32, parse_u64};
 
-use crate::attr::{DestAttr, ServiceAttr, StatsAttr};
+use crate::attr::{DestAttr, RawStats, ServiceAttr};
 use crate::constants::*;
 
 const AF_INET: u16 = 2;
@@ -206,7 +206,7 @@ impl Service {
                 ServiceAttr::Timeout(v) => s.timeout = *v,
                 ServiceAttr::Netmask(v) => s.netmask = *v,
                 ServiceAttr::PeName(v) => s.pe_name = Some(v.clone()),
-                ServiceAttr::Stats64(v) => stats = Stats::from_attrs(v),
+                ServiceAttr::Stats64(v) => stats = Stats::from_raw(v),
                 ServiceAttr::Stats(_) | ServiceAttr::Other(_) => {}
             }
         }
@@ -403,9 +403,9 @@ pub struct Stats {
 
 impl Stats {
     /// Reads `IPVS_STATS_ATTR_*` (u32 or u64 values).
-    pub fn from_attrs(attrs: &[StatsAttr]) -> Self {
+    pub fn from_raw(raw: &RawStats) -> Self {
         let mut s = Self::default();
-        for a in attrs {
+        for a in raw.attrs().unwrap_or_default() {
             let mut v = vec![0u8; a.value_len()];
             a.emit_value(&mut v);
             let n = match v.len() {

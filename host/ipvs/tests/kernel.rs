@@ -313,34 +313,12 @@ fn in_vm_every_scheduler_fwmark_and_ipv6() {
 }
 
 async fn dump(h: &IpvsHandle) -> Table {
-    let mut t = Table::default();
-    for (s, _) in h.service().list().await.unwrap() {
-        let dests = h
-            .dest(s.key)
-            .list()
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|(d, _)| ((d.addr, d.port), d))
-            .collect();
-        t.services.insert(s.key, (s, dests));
-    }
-    t
+    holdfast_ipvs::apply::dump(h, |_| true).await.unwrap().0
 }
 
 async fn execute(h: &IpvsHandle, ops: &[reconcile::Operation]) {
-    use reconcile::Operation::*;
-    for op in ops {
-        match op {
-            AddService(s) => h.service().add(s.clone()).execute().await,
-            EditService(s) => h.service().edit(s.clone()).execute().await,
-            DelService(k) => h.service().del(*k).await,
-            AddDest(k, d) => h.dest(*k).add(d.clone()).execute().await,
-            EditDest(k, d) => h.dest(*k).edit(d.clone()).execute().await,
-            DelDest(k, d) => h.dest(*k).del(d).await,
-        }
-        .unwrap_or_else(|e| panic!("{op:?}: {e}"));
-    }
+    let failed = holdfast_ipvs::apply::execute(h, ops).await;
+    assert!(failed.is_empty(), "{failed:?}");
 }
 
 #[test]

@@ -2,7 +2,6 @@
 //! desired table from that, and the reconciler applying the difference.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use holdfast_checks::{CheckEvent, Checker, Probe, ProbeKind, RiseFall};
@@ -10,7 +9,7 @@ use holdfast_config::{CheckKind, Config, HealthFallback};
 use holdfast_ipvs::reconcile::{
     self, DesiredService, MembershipRules, Operation, Quorum, RealServer, Table,
 };
-use holdfast_ipvs::{Dest, DestConns, IpvsError, IpvsHandle, Service, ServiceKey};
+use holdfast_ipvs::{Dest, IpvsError, IpvsHandle, Service, ServiceKey, apply};
 use holdfast_policy::{HealthVerdict, ProbeResult, WeightInput};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
@@ -70,7 +69,7 @@ pub(crate) struct Director {
     vss: Vec<VsState>,
     owned: BTreeSet<ServiceKey>,
     table: Table,
-    conns: HashMap<(ServiceKey, IpAddr, u16), DestConns>,
+    conns: apply::Conns,
     checks: Vec<CheckId>,
     checkers: Vec<Checker>,
     /// Desired state changed since the last convergence.
@@ -369,21 +368,11 @@ impl Director {
     }
 
     async fn dump(&mut self) -> Result<(), IpvsError> {
-        let mut table = Table::default();
-        self.conns.clear();
-        for (service, _) in self.ipvs.service().list().await? {
-            let key = service.key;
-            let mut dests = reconcile::Dests::new();
-            // Only our services' destinations matter (foreign ones are never planned).
-            if self.owned.contains(&key) {
-                for (d, conns) in self.ipvs.dest(key).list().await? {
-                    self.conns.insert((key, d.addr, d.port), conns);
-                    dests.insert((d.addr, d.port), d);
-                }
-            }
-            table.services.insert(key, (service, dests));
-        }
+        // Only our services' destinations matter (foreign ones are never planned).
+        let owned = &self.owned;
+        let (table, conns) = apply::dump(&self.ipvs, |k| owned.contains(k)).await?;
         self.table = table;
+        self.conns = conns;
         Ok(())
     }
 
@@ -403,14 +392,14 @@ impl Director {
         if ops.is_empty() {
             return;
         }
-        let mut failed = 0;
         for op in &ops {
             info!(op = %describe(op), "ipvs");
-            if let Err(e) = self.execute(op).await {
-                warn!(error = %e, "IPVS operation failed; re-reading the table");
-                failed += 1;
-            }
         }
+        let failures = apply::execute(&self.ipvs, &ops).await;
+        for (op, e) in &failures {
+            warn!(op = %describe(op), error = %e, "IPVS operation failed; re-reading the table");
+        }
+        let failed = failures.len();
         reconcile::apply(&mut self.table, &ops);
         if failed > 0 {
             self.stale = true;
@@ -422,18 +411,6 @@ impl Director {
             ms = started.elapsed().as_millis() as u64,
             "converged"
         );
-    }
-
-    async fn execute(&self, op: &Operation) -> Result<(), IpvsError> {
-        let h = &self.ipvs;
-        match op {
-            Operation::AddService(s) => h.service().add(s.clone()).execute().await,
-            Operation::EditService(s) => h.service().edit(s.clone()).execute().await,
-            Operation::DelService(k) => h.service().del(*k).await,
-            Operation::AddDest(k, d) => h.dest(*k).add(d.clone()).execute().await,
-            Operation::EditDest(k, d) => h.dest(*k).edit(d.clone()).execute().await,
-            Operation::DelDest(k, d) => h.dest(*k).del(d).await,
-        }
     }
 
     /// Removes every service of this configuration (lvs-flush-on-stop).

@@ -11,98 +11,34 @@
 
 mod desired;
 mod director;
+mod loading;
 mod policy;
-
-use std::collections::HashMap;
 
 use holdfast_config::Config;
 use holdfast_ipvs::{IpvsError, IpvsHandle};
-use holdfast_policy::{PolicyInstance, PolicyKind};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use tracing::{error, info};
-
-use crate::policies;
+use tracing::info;
 
 /// The running director.
 #[derive(Debug)]
 pub(crate) struct Lvs {
     stop: oneshot::Sender<()>,
     task: JoinHandle<()>,
+    reload: tokio::sync::mpsc::UnboundedSender<()>,
 }
 
 impl Lvs {
+    /// Reloads the health and weight policies (SIGHUP).
+    pub(crate) fn reload_policies(&self) {
+        let _ = self.reload.send(());
+    }
+
     /// Stops checking; removes our services if `lvs-flush-on-stop` is set.
     pub(crate) async fn stop(self) {
         let _ = self.stop.send(());
         let _ = self.task.await;
     }
-}
-
-/// Instances of the health and weight policies, per real server.
-type PolicySets = (
-    HashMap<policy::RsId, PolicyInstance>,
-    HashMap<policy::RsId, PolicyInstance>,
-);
-
-fn load_policies(config: &Config) -> PolicySets {
-    let mut health = HashMap::new();
-    let mut weight = HashMap::new();
-    let wanted = config.virtual_servers.iter().any(|vs| {
-        vs.weight_policy.is_some() || vs.real_servers.iter().any(|r| r.health_policy.is_some())
-    });
-    if !wanted {
-        return (health, weight);
-    }
-    let engine = match policies::engine(&config.global.policy_cache) {
-        Ok(e) => e,
-        Err(e) => {
-            error!(error = %e, "policy engine unavailable; real servers use their checks and weights");
-            return (health, weight);
-        }
-    };
-    let mut loaded = HashMap::new();
-    let mut get = |name: &str, kind: PolicyKind| {
-        loaded
-            .entry((name.to_string(), kind))
-            .or_insert_with(|| {
-                let cfg = config.policies.get(name)?;
-                match policies::load(&engine, cfg, kind) {
-                    Ok(p) => {
-                        info!(policy = %name, %kind, hash = %p.hash(), cached = p.from_cache(), "policy loaded");
-                        Some((p, policies::params_json(cfg)))
-                    }
-                    Err(e) => {
-                        error!(policy = %name, kind = %e.kind, error = %e.message, "policy not loaded; its fallback applies");
-                        None
-                    }
-                }
-            })
-            .clone()
-    };
-    for (v, vs) in config.virtual_servers.iter().enumerate() {
-        for (r, rs) in vs.real_servers.iter().enumerate() {
-            let mut make = |name: &str, kind: PolicyKind, into: &mut HashMap<_, _>| {
-                if let Some((p, params)) = get(name, kind) {
-                    match PolicyInstance::new(p, params, None) {
-                        Ok(i) => {
-                            into.insert((v, r), i);
-                        }
-                        Err(e) => {
-                            error!(policy = %name, kind = %e.kind, error = %e.message, "policy init failed; its fallback applies")
-                        }
-                    }
-                }
-            };
-            if let Some(name) = &rs.health_policy {
-                make(name, PolicyKind::Health, &mut health);
-            }
-            if let Some(name) = &vs.weight_policy {
-                make(name, PolicyKind::Weight, &mut weight);
-            }
-        }
-    }
-    (health, weight)
 }
 
 /// Connects to IPVS, starts the checks, and converges the table.
@@ -118,14 +54,7 @@ pub(crate) async fn start(config: &Config) -> Result<Lvs, IpvsError> {
     // Policies compile in the background: the table converges at once with
     // the checks and configured weights, and policies take over when ready.
     let (worker, answers) = policy::Worker::spawn();
-    let cfg = config.clone();
-    let installer = worker.clone();
-    tokio::task::spawn_blocking(move || {
-        let (health, weight) = load_policies(&cfg);
-        if !health.is_empty() || !weight.is_empty() {
-            installer.ask(policy::Ask::Install(health, weight));
-        }
-    });
+    let reload = loading::spawn(config.clone(), worker.clone());
     let mut director = director::Director::new(config, ipvs, worker);
     let events = director.start_checks(config);
     let (stop, stop_rx) = oneshot::channel();
@@ -137,5 +66,5 @@ pub(crate) async fn start(config: &Config) -> Result<Lvs, IpvsError> {
             director.remove_ours().await;
         }
     });
-    Ok(Lvs { stop, task })
+    Ok(Lvs { stop, task, reload })
 }

@@ -12,9 +12,8 @@ use std::time::Instant;
 
 use holdfast_config::PolicyCfg;
 use holdfast_policy::{PolicyEngine, PolicyError, PolicyInstance};
-use notify::{RecursiveMode, Watcher};
 use tokio::sync::mpsc;
-use tracing::{error, info, warn};
+use tracing::{error, info};
 
 use super::policy_worker::{PolicyRequest, PolicyWorker, StateBoard, self_test, state_query};
 use crate::policies::{load, params_json};
@@ -86,43 +85,7 @@ pub(crate) fn spawn(
         .filter_map(|n| policies.get(n))
         .map(|p| p.path.clone())
         .collect();
-    // Watch the directories: editors and deploy tools replace files by rename.
-    let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-        use notify::EventKind;
-        use notify::event::{AccessKind, AccessMode, ModifyKind, RenameMode};
-        // A file is complete when its writer closes it or when it is renamed
-        // into place; plain writes and creations are mid-way, and reacting to
-        // them would compile half a module.
-        if let Ok(ev) = res
-            && matches!(
-                ev.kind,
-                EventKind::Access(AccessKind::Close(AccessMode::Write))
-                    | EventKind::Modify(ModifyKind::Name(
-                        RenameMode::To | RenameMode::Both | RenameMode::Any
-                    ))
-            )
-        {
-            for p in ev.paths {
-                let _ = changed_tx.send(p);
-            }
-        }
-    });
-    let watcher = match watcher {
-        Ok(mut w) => {
-            for p in &paths {
-                if let Some(dir) = p.parent()
-                    && let Err(e) = w.watch(dir, RecursiveMode::NonRecursive)
-                {
-                    warn!(dir = %dir.display(), error = %e, "cannot watch policy directory; SIGHUP still reloads");
-                }
-            }
-            Some(w)
-        }
-        Err(e) => {
-            warn!(error = %e, "cannot watch policy files; SIGHUP still reloads");
-            None
-        }
-    };
+    let watcher = crate::policies::watch(paths, changed_tx);
     tokio::spawn(async move {
         let _watcher = watcher;
         loop {
