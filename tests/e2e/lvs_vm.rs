@@ -130,6 +130,8 @@ virtual-server "192.168.10.100:80" protocol="tcp" {
     }
     real-server "10.0.0.12:80" weight=1 {
         check "http" path="/health" status="200-299" interval=0.2 timeout=0.5 rise=1 fall=2
+        notify-down "/tmp/notify.sh rs2-down"
+        notify-up "/tmp/notify.sh rs2-up"
     }
 }
 virtual-server "192.168.10.100:8080" protocol="tcp" {
@@ -200,6 +202,23 @@ fn start_httpd(i: u32) {
     vm::sh(&format!("ip netns exec rs{i} httpd -p 80 -h /tmp/www{i}"));
 }
 
+/// Waits for the notify scripts to have logged exactly `want` (they run
+/// off the director, in order).
+fn notified(want: &str) {
+    let start = Instant::now();
+    loop {
+        let got = std::fs::read_to_string("/tmp/notify.log").unwrap_or_default();
+        if got == want {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "notify scripts: {got:?}, want {want:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 struct Daemon(Child);
 
 impl Drop for Daemon {
@@ -218,6 +237,12 @@ fn in_vm_director_end_to_end() {
         "ipvsadm -A -t 192.0.2.99:443 -s lc && ipvsadm -a -t 192.0.2.99:443 -r 192.0.2.100:443 -m",
     );
     std::fs::write("/tmp/lvs.kdl", CONFIG).unwrap();
+    std::fs::write(
+        "/tmp/notify.sh",
+        "#!/bin/sh\necho \"$1\" >> /tmp/notify.log\n",
+    )
+    .unwrap();
+    vm::sh("chmod +x /tmp/notify.sh");
     let log = Path::new("/tmp/holdfast.log");
     let out = std::fs::File::create(log).unwrap();
     let child = Command::new("/payload/holdfast")
@@ -291,6 +316,7 @@ fn in_vm_director_end_to_end() {
     );
     let seen = answers(80, 4);
     assert!(!seen.contains("rs2") && !seen.contains("failed"), "{seen}");
+    notified("rs2-down\n");
 
     // rs1 fails too: the live weight (0) is below quorum 2: the sorry server alone.
     stop_httpd(1);
@@ -322,6 +348,7 @@ fn in_vm_director_end_to_end() {
         seen.contains("hello from rs1") && seen.contains("hello from rs2"),
         "{seen}"
     );
+    notified("rs2-down\nrs2-up\n");
 
     // Hand-made changes are reverted within the reconcile interval (1 s here).
     vm::sh(

@@ -16,6 +16,7 @@ use tracing::{debug, info, warn};
 
 use super::desired;
 use super::policy::{Answer, Ask, RsId, Worker};
+use crate::vrrp::notify::Notifier;
 
 /// Latency samples kept per real server for weight policies.
 const LATENCY_HISTORY: usize = 16;
@@ -35,6 +36,8 @@ struct RsState {
     weight: u32,
     latencies: VecDeque<u64>,
     was_up: Option<bool>,
+    notify_up: Option<String>,
+    notify_down: Option<String>,
 }
 
 impl RsState {
@@ -76,6 +79,8 @@ pub(crate) struct Director {
     dirty: bool,
     /// The cached table cannot be trusted (an operation failed): dump first.
     stale: bool,
+    /// Runs real servers' notify-up / notify-down scripts, in order.
+    notifier: Notifier,
 }
 
 impl std::fmt::Debug for Director {
@@ -87,7 +92,12 @@ impl std::fmt::Debug for Director {
 }
 
 impl Director {
-    pub(crate) fn new(config: &Config, ipvs: IpvsHandle, worker: Worker) -> Self {
+    pub(crate) fn new(
+        config: &Config,
+        ipvs: IpvsHandle,
+        worker: Worker,
+        notifier: Notifier,
+    ) -> Self {
         let vss: Vec<VsState> = config
             .virtual_servers
             .iter()
@@ -115,6 +125,8 @@ impl Director {
                             weight: rs.weight,
                             latencies: VecDeque::new(),
                             was_up: None,
+                            notify_up: rs.notify_up.clone(),
+                            notify_down: rs.notify_down.clone(),
                         }
                     })
                     .collect(),
@@ -132,6 +144,7 @@ impl Director {
             checkers: Vec::new(),
             dirty: true,
             stale: true,
+            notifier,
         }
     }
 
@@ -355,6 +368,14 @@ impl Director {
                 if s.was_up != Some(up) {
                     if s.was_up.is_some() || !up {
                         info!(real_server = %s.name, up, "real server {}", if up { "up" } else { "down" });
+                    }
+                    // keepalived runs notify_up / notify_down on transitions, not at start.
+                    if s.was_up.is_some() {
+                        let script = if up { &s.notify_up } else { &s.notify_down };
+                        if let Some(cmd) = script {
+                            self.notifier
+                                .queue(vec![cmd.split_whitespace().map(str::to_string).collect()]);
+                        }
                     }
                     s.was_up = Some(up);
                 }

@@ -55,7 +55,9 @@ pub(crate) async fn start(config: &Config) -> Result<Lvs, IpvsError> {
     // the checks and configured weights, and policies take over when ready.
     let (worker, answers) = policy::Worker::spawn();
     let reload = loading::spawn(config.clone(), worker.clone());
-    let mut director = director::Director::new(config, ipvs, worker);
+    let (notifier, notifier_task) =
+        crate::vrrp::notify::Notifier::spawn("lvs".into(), config.global.notify_timeout);
+    let mut director = director::Director::new(config, ipvs, worker, notifier);
     let events = director.start_checks(config);
     let (stop, stop_rx) = oneshot::channel();
     let flush = config.global.lvs_flush_on_stop;
@@ -65,6 +67,9 @@ pub(crate) async fn start(config: &Config) -> Result<Lvs, IpvsError> {
         if flush {
             director.remove_ours().await;
         }
+        // Scripts already queued finish (each bounded by notify-timeout).
+        drop(director);
+        let _ = notifier_task.await;
     });
     Ok(Lvs { stop, task, reload })
 }

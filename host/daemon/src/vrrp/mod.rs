@@ -3,7 +3,7 @@
 //! gracefully.
 
 mod addresses;
-mod notify;
+pub(crate) mod notify;
 mod policy_worker;
 mod reload;
 mod runner;
