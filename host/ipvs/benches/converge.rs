@@ -160,8 +160,14 @@ fn in_vm() {
                     let b = t.elapsed();
                     let t = Instant::now();
                     let (table, _) = apply::dump(&h, |k| owned.contains(k)).await.unwrap();
+                    let dumped = t.elapsed();
                     assert!(reconcile::plan(&desired(20), &table, &owned).is_empty());
                     let c = t.elapsed();
+                    println!(
+                        "rep={rep} holdfast pass: dump {:.0}ms, diff {:.0}ms",
+                        ms(dumped),
+                        ms(c - dumped)
+                    );
                     (a, b, c)
                 });
                 assert_eq!(count_dests(20), EDITS as usize);
