@@ -678,3 +678,57 @@ fn hostile_log_flood_is_cut_and_its_answer_applies() {
     );
     assert!(!log.contains("priority policy failed"), "{log}");
 }
+
+#[test]
+fn a_vip_on_another_device_is_announced_from_that_device() {
+    let Some(lab) = lab_or_skip(&["r1"]) else {
+        return;
+    };
+    // r1 gets a second interface on the same switch, with its own MAC.
+    let ns = lab.host("r1").ns.clone();
+    let sw = lab.switch_ns();
+    holdfast_tests::lab::sh(&[
+        "ip", "link", "add", "eth1", "netns", &ns, "type", "veth", "peer", "name", "q1", "netns",
+        &sw,
+    ]);
+    holdfast_tests::lab::sh(&["ip", "-n", &sw, "link", "set", "q1", "master", "br0", "up"]);
+    holdfast_tests::lab::sh(&[
+        "ip",
+        "-n",
+        &ns,
+        "link",
+        "set",
+        "eth1",
+        "address",
+        "02:00:00:77:01:11",
+    ]);
+    holdfast_tests::lab::sh(&["ip", "-n", &ns, "link", "set", "eth1", "up"]);
+    let capture = holdfast_tests::capture::Capture::start(&sw, &lab.dir.join("dev.pcap"));
+    let config = "vrrp-instance \"VI_1\" {\n    interface \"eth0\"\n    virtual-router-id 51\n    priority 150\n    advert-interval 0.1\n    virtual-ipaddress \"192.168.77.250/24\" dev=\"eth1\"\n}\n";
+    let r1 = start(&lab, "r1", config);
+    assert!(
+        wait_until(Duration::from_secs(8), || lab
+            .exec("r1", &["ip", "-4", "addr", "show", "dev", "eth1"])
+            .contains("192.168.77.250")),
+        "{}",
+        r1.log_text()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let garps: Vec<[u8; 6]> = capture
+        .finish()
+        .into_iter()
+        .filter_map(|f| match f {
+            holdfast_tests::capture::Frame::Arp {
+                sender_mac,
+                sender_ip,
+                ..
+            } if sender_ip.to_string() == "192.168.77.250" => Some(sender_mac),
+            _ => None,
+        })
+        .collect();
+    assert!(!garps.is_empty(), "no gratuitous ARP for the VIP");
+    assert!(
+        garps.iter().all(|m| *m == [2, 0, 0, 0x77, 1, 0x11]),
+        "announced with eth1's MAC: {garps:x?}"
+    );
+}

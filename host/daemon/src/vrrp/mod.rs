@@ -95,31 +95,26 @@ pub(crate) async fn start(config: &Config) -> Result<Vrrp, NetError> {
 
     // One receiver per interface and family; one announcer per interface.
     let mut receivers: BTreeMap<(u32, bool), String> = BTreeMap::new();
-    let mut families: HashMap<u32, ([u8; 6], String, bool, bool)> = HashMap::new();
+    // Announcements go out on the device each VIP lives on, with its MAC
+    // (`dev=` may put a VIP on another interface than the instance's).
+    let mut families: HashMap<u32, (holdfast_net::LinkInfo, bool, bool)> = HashMap::new();
     for r in &resolved {
         receivers.insert((r.link.index, r.primary.is_ipv6()), r.link.name.clone());
         for v in &r.vips {
-            let e =
-                families
-                    .entry(v.index)
-                    .or_insert((r.link.mac, r.link.name.clone(), false, false));
+            let link = r.vip_links.get(&v.index).unwrap_or(&r.link);
+            let e = families
+                .entry(v.index)
+                .or_insert((link.clone(), false, false));
             if v.addr.is_ipv4() {
-                e.2 = true
+                e.1 = true
             } else {
-                e.3 = true
+                e.2 = true
             }
         }
     }
     let mut announcers = HashMap::new();
-    for (index, (mac, name, v4, v6)) in families {
-        // A VIP on another device (`dev=`) is announced with that device's MAC.
-        let (mac, name) = if resolved.iter().any(|r| r.link.index == index) {
-            (mac, name)
-        } else {
-            let links = nl.link(&name).await.ok();
-            (links.map_or(mac, |l| l.mac), name)
-        };
-        announcers.insert(index, Announcer::open(&name, index, mac, v4, v6)?);
+    for (index, (link, v4, v6)) in families {
+        announcers.insert(index, Announcer::open(&link.name, index, link.mac, v4, v6)?);
     }
     let (pkt_tx, pkt_rx) = mpsc::channel(1024);
     for ((index, v6), name) in &receivers {

@@ -26,6 +26,8 @@ pub(crate) struct Resolved {
     pub(crate) sender: VrrpSender,
     /// Every address moved with mastership (VIPs and excluded VIPs), with its interface.
     pub(crate) vips: Vec<VipSpec>,
+    /// The interfaces those addresses live on, by index (`dev=` may name others).
+    pub(crate) vip_links: BTreeMap<u32, LinkInfo>,
 }
 
 pub(crate) fn core_config(cfg: &VrrpInstanceCfg) -> InstanceConfig {
@@ -134,6 +136,11 @@ pub(crate) async fn resolve(nl: &Netlink, config: &Config) -> Result<Vec<Resolve
                 label: v.label.clone(),
             });
         }
+        let vip_links = links
+            .values()
+            .filter(|l| vips.iter().any(|v| v.index == l.index))
+            .map(|l| (l.index, l.clone()))
+            .collect();
         let primary = primary_address(nl, &link, cfg).await?;
         let sender = VrrpSender::open(&link.name, link.index, primary, &cfg.unicast_peers)?;
         out.push(Resolved {
@@ -143,6 +150,7 @@ pub(crate) async fn resolve(nl: &Netlink, config: &Config) -> Result<Vec<Resolve
             primary,
             sender,
             vips,
+            vip_links,
         });
     }
     Ok(out)
