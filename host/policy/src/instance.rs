@@ -301,7 +301,8 @@ impl PolicyInstance {
     /// Calls a priority policy.
     pub fn priority(&mut self, input: &PriorityInput) -> Result<PriorityOutput, PolicyError> {
         let arg = input.into();
-        let name = self.policy.name.clone();
+        // An Arc, not the name: no allocation on the hot path.
+        let policy = self.policy.clone();
         let out = self.call(|store, b| match b {
             Bindings::Priority(p) => p.call_priority(store, &arg),
             _ => Err(wasmtime::Error::msg("not a priority policy")),
@@ -309,7 +310,7 @@ impl PolicyInstance {
         match PriorityOutput::from(out) {
             PriorityOutput::Priority(0) => Err(self.failed(PolicyError::new(
                 FailureKind::BadOutput,
-                &name,
+                &policy.name,
                 "priority 0 is reserved for releasing mastership",
             ))),
             PriorityOutput::Fault(r) if r.len() > 1024 => {
@@ -332,7 +333,7 @@ impl PolicyInstance {
     /// Calls a weight policy.
     pub fn weight(&mut self, input: &WeightInput) -> Result<u32, PolicyError> {
         let arg = input.into();
-        let name = self.policy.name.clone();
+        let policy = self.policy.clone();
         let w = self.call(|store, b| match b {
             Bindings::Weight(w) => w.call_weight(store, &arg),
             _ => Err(wasmtime::Error::msg("not a weight policy")),
@@ -340,7 +341,7 @@ impl PolicyInstance {
         if w > 65_535 {
             return Err(self.failed(PolicyError::new(
                 FailureKind::BadOutput,
-                &name,
+                &policy.name,
                 format!("weight {w} exceeds 65535"),
             )));
         }
