@@ -10,3 +10,6 @@ cd "$(dirname "$0")/.."
 
 scripts/install-prereqs.sh
 cargo test --workspace --locked --no-fail-fast
+# The example custom policy is its own crate (built for wasm32 by the CLI
+# tests); its native unit tests show policy authors how to test their logic.
+cargo test --manifest-path examples/custom-policy/Cargo.toml --locked

@@ -214,3 +214,33 @@ fn eval_latency_weights() {
     assert_eq!(json(&out)["error"]["kind"], "init-failed");
     std::fs::remove_file(file).unwrap();
 }
+
+#[test]
+fn the_example_custom_policy_builds_and_drains() {
+    let out = std::env::temp_dir().join(format!("holdfast-drain-{}.wasm", std::process::id()));
+    let o = holdfast()
+        .args(["policy", "build"])
+        .arg(policies().join("../examples/custom-policy"))
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let input = |drain: i64| {
+        format!(
+            r#"{{"instance":"VI_1","base_priority":150,"current_priority":150,"state":"master",
+            "interfaces":[{{"name":"eth1","up":false}}],
+            "files":[{{"path":"/run/holdfast/drain","value":{drain}}}]}}"#
+        )
+    };
+    let params = r#"{"drained-priority":10,"penalty":25}"#;
+    assert_eq!(
+        eval(&out, "priority", &input(1), params),
+        serde_json::json!({"output": {"priority": 10}})
+    );
+    assert_eq!(
+        eval(&out, "priority", &input(0), params),
+        serde_json::json!({"output": {"priority": 125}})
+    );
+    std::fs::remove_file(out).unwrap();
+}
