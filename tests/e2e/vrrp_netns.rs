@@ -497,7 +497,10 @@ fn a_priority_policy_drives_mastership_and_hot_swaps_without_restart() {
     only_holder(&lab, VIP, "r1", Duration::from_secs(1));
     let pid = r1.pid();
 
-    // Replace the module (as a deploy tool does: write elsewhere, rename over).
+    // Replace the module (as a deploy tool does: write elsewhere, rename over),
+    // with r1's adverts captured on the switch.
+    let capture =
+        holdfast_tests::capture::Capture::start(&lab.switch_ns(), &lab.dir.join("swap.pcap"));
     let staged = lab.dir.join("staged.wasm");
     std::fs::copy(&lower, &staged).unwrap();
     std::fs::rename(&staged, &live).unwrap();
@@ -507,6 +510,37 @@ fn a_priority_policy_drives_mastership_and_hot_swaps_without_restart() {
         "{:?}\n{}",
         lab.holders(VIP),
         r1.log_text()
+    );
+    // No missed advert: r1 kept its 0.1 s schedule through the swap, and the
+    // new priority went out in an advert before r2 took over.
+    let r1_adverts: Vec<(f64, u8)> = capture
+        .finish()
+        .into_iter()
+        .filter_map(|f| match f {
+            holdfast_tests::capture::Frame::Advert { at, src, priority }
+                if src.to_string() == lab.host("r1").ipv4 =>
+            {
+                Some((at, priority))
+            }
+            _ => None,
+        })
+        .collect();
+    let priorities: Vec<u8> = r1_adverts.iter().map(|a| a.1).collect();
+    assert!(
+        priorities.first() == Some(&150) && priorities.contains(&50),
+        "r1's adverts went from 150 to 50: {priorities:?}"
+    );
+    let worst_gap = r1_adverts
+        .windows(2)
+        .map(|w| w[1].0 - w[0].0)
+        .fold(0.0, f64::max);
+    eprintln!(
+        "r1: {} adverts during the swap, worst gap {worst_gap:.3} s",
+        r1_adverts.len()
+    );
+    assert!(
+        worst_gap < 0.15,
+        "an advert was missed: {worst_gap:.3} s between two of r1's adverts"
     );
     assert!(r1.running(), "no restart");
     assert_eq!(r1.pid(), pid);
