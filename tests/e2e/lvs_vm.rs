@@ -156,11 +156,7 @@ virtual-server fwmark=7 family="ipv4" {
 
 /// `ipvsadm -Ln` with padding squeezed.
 fn table() -> String {
-    vm::sh("ipvsadm -Ln")
-        .lines()
-        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
-        .collect::<Vec<_>>()
-        .join("\n")
+    vm::squeezed("ipvsadm -Ln")
 }
 
 fn wait_for(what: &str, limit: Duration, f: impl Fn(&str) -> bool, log: &Path) {
@@ -281,10 +277,7 @@ fn in_vm_director_end_to_end() {
     );
     // The kernel's other view: /proc/net/ip_vs (addresses and ports in hex),
     // with ipvsadm's column padding squeezed.
-    let proc_table: String = vm::sh("cat /proc/net/ip_vs")
-        .lines()
-        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ") + "\n")
-        .collect();
+    let proc_table = vm::squeezed("cat /proc/net/ip_vs");
     for want in [
         "TCP C0A80A64:0050 wrr",
         // (/proc shows the persistence timeout in jiffies)

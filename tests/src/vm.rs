@@ -100,3 +100,13 @@ pub fn stripped(bin: &Path, dir: &Path) -> PathBuf {
     assert!(status.success(), "strip {}", bin.display());
     out
 }
+
+/// Output of a command in the VM with runs of spaces squeezed, so tests can
+/// match `ipvsadm -Ln` and `/proc/net/ip_vs` lines without their padding.
+pub fn squeezed(cmd: &str) -> String {
+    sh(cmd)
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -75,11 +75,7 @@ fn tcp(addr: &str, port: u16) -> ServiceKey {
 
 /// `ipvsadm -Ln` with runs of spaces squeezed (its columns are padded).
 fn ipvsadm() -> String {
-    vm::sh("ipvsadm -Ln")
-        .lines()
-        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
-        .collect::<Vec<_>>()
-        .join("\n")
+    vm::squeezed("ipvsadm -Ln")
 }
 
 fn clear() {

@@ -7,25 +7,12 @@
 use std::time::{Duration, Instant};
 
 use holdfast_policy::{
-    FailureKind, Limits, LoadedPolicy, PolicyInstance, PolicyKind, PriorityInput, PriorityOutput,
-    VrrpState, WeightInput,
+    FailureKind, Limits, LoadedPolicy, PolicyInstance, PolicyKind, PriorityOutput, VrrpState,
+    WeightInput,
 };
 
 mod support;
-use support::{component, engine, load};
-
-fn input(base: u8) -> PriorityInput {
-    PriorityInput {
-        instance: "VI_1".into(),
-        base_priority: base,
-        current_priority: base,
-        state: VrrpState::Backup,
-        interfaces: vec![],
-        files: vec![],
-        checks: vec![],
-        master_priority: None,
-    }
-}
+use support::{component, engine, input, load};
 
 /// Checks a hostile policy fails with `kind`, within a bound, and that the
 /// same engine then runs a good policy.

@@ -3,25 +3,12 @@
 //! the daemon's limits.
 
 use holdfast_policy::{
-    FailureKind, HealthVerdict, Limits, PolicyInstance, PolicyKind, PriorityInput, PriorityOutput,
-    ProbeKind, ProbeResult, TrackedFile, TrackedInterface, VrrpState, WeightInput,
+    FailureKind, HealthVerdict, Limits, PolicyInstance, PolicyKind, PriorityOutput, ProbeKind,
+    ProbeResult, TrackedFile, TrackedInterface, WeightInput,
 };
 
 mod support;
-use support::load;
-
-fn input(base: u8) -> PriorityInput {
-    PriorityInput {
-        instance: "VI_1".into(),
-        base_priority: base,
-        current_priority: base,
-        state: VrrpState::Backup,
-        interfaces: vec![],
-        files: vec![],
-        checks: vec![],
-        master_priority: None,
-    }
-}
+use support::{input, load};
 
 fn iface(name: &str, up: bool, weight: i32) -> TrackedInterface {
     TrackedInterface {

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, OnceLock};
 
-use holdfast_policy::{Limits, LoadedPolicy, PolicyEngine, PolicyKind, componentize};
+use holdfast_policy::{
+    Limits, LoadedPolicy, PolicyEngine, PolicyKind, PriorityInput, VrrpState, componentize,
+};
 
 /// Builds the policies workspace for wasm32 once per test run.
 pub(crate) fn wasm_dir() -> &'static Path {
@@ -47,4 +49,18 @@ pub(crate) fn component(crate_name: &str) -> Vec<u8> {
 
 pub(crate) fn load(crate_name: &str, kind: PolicyKind, limits: Limits) -> Arc<LoadedPolicy> {
     LoadedPolicy::load(engine(), crate_name, kind, &component(crate_name), limits).expect("load")
+}
+
+/// A priority input for instance `VI_1` at `base`, in Backup, tracking nothing.
+pub(crate) fn input(base: u8) -> PriorityInput {
+    PriorityInput {
+        instance: "VI_1".into(),
+        base_priority: base,
+        current_priority: base,
+        state: VrrpState::Backup,
+        interfaces: vec![],
+        files: vec![],
+        checks: vec![],
+        master_priority: None,
+    }
 }

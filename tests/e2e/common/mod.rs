@@ -1,0 +1,51 @@
+//! Shared by the netns suites: the VRRP instance every test runs, starting
+//! holdfast in a lab host, and the single-holder assertion.
+#![allow(dead_code, reason = "each suite uses a subset")]
+
+use std::time::{Duration, Instant};
+
+use holdfast_tests::lab::Lab;
+use holdfast_tests::skip_unless;
+
+pub(crate) const VIP: &str = "192.168.77.254";
+
+pub(crate) fn instance(priority: u8, interval: &str, extra: &str) -> String {
+    format!(
+        "vrrp-instance \"VI_1\" {{\n    interface \"eth0\"\n    virtual-router-id 51\n    priority {priority}\n    advert-interval {interval}\n    virtual-ipaddress \"{VIP}/24\"\n{extra}}}\n"
+    )
+}
+
+pub(crate) fn start(lab: &Lab, host: &str, config: &str) -> holdfast_tests::lab::Daemon {
+    let path = lab.write(&format!("{host}.kdl"), config);
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_holdfast"));
+    lab.spawn(
+        host,
+        host,
+        &[
+            bin.to_str().unwrap(),
+            "run",
+            "--config",
+            path.to_str().unwrap(),
+        ],
+    )
+}
+
+pub(crate) fn lab_or_skip(names: &[&str]) -> Option<Lab> {
+    skip_unless(
+        holdfast_tests::lab::available(),
+        "root with network namespaces",
+    )
+    .then(|| Lab::new(names))
+}
+
+/// Asserts that exactly `host` holds the VIP, now and for `hold` (no dual master).
+pub(crate) fn only_holder(lab: &Lab, addr: &str, host: &str, hold: Duration) {
+    let start = Instant::now();
+    loop {
+        assert_eq!(lab.holders(addr), [host], "VIP holders");
+        if start.elapsed() >= hold {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
