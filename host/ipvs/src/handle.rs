@@ -1,7 +1,7 @@
 //! The async IPVS handle: request builders over one generic netlink
 //! connection (the family id is resolved once and cached).
 
-use futures::{Stream, TryStreamExt};
+use futures::TryStreamExt;
 use genetlink::GenetlinkHandle;
 use netlink_packet_core::{NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, NetlinkMessage, NetlinkPayload};
 use netlink_packet_generic::GenlMessage;
@@ -289,11 +289,6 @@ impl ServiceRequests {
                 _ => None,
             })
             .collect())
-    }
-
-    /// Every service, as a stream (for callers that want to start early).
-    pub async fn stream(self) -> Result<impl Stream<Item = (Service, Stats)>, IpvsError> {
-        Ok(futures::stream::iter(self.list().await?))
     }
 }
 

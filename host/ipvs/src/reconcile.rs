@@ -168,10 +168,6 @@ pub fn members(servers: &[RealServer], rules: &MembershipRules, quorum: &mut Quo
     } else if !quorum.up && live >= q + h {
         quorum.up = true;
     }
-    // Without hysteresis, "below quorum" is plain `live < quorum`.
-    if h == 0 {
-        quorum.up = live >= q;
-    }
     if !quorum.up
         && let Some(sorry) = &rules.sorry
     {

@@ -164,7 +164,7 @@ impl PolicyEngine {
             .map_err(invalid)
     }
 
-    /// Compiles a component without the cache (inspection, world probing).
+    /// Compiles a component (through the cache when the engine has one).
     pub(crate) fn compile(&self, name: &str, bytes: &[u8]) -> Result<Component, PolicyError> {
         self.compile_cached(name, bytes).map(|(c, _)| c)
     }
