@@ -10,6 +10,7 @@
 pub mod capture;
 pub mod lab;
 pub mod vm;
+pub mod wasm;
 
 /// The variable that turns skips into failures.
 pub const REQUIRE_ENV: &str = "HOLDFAST_REQUIRE_ENV";

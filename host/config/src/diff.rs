@@ -204,6 +204,9 @@ pub fn diff(old: &Config, new: &Config) -> ConfigDiff {
                     fuel => "fuel",
                     timeout => "timeout-ms",
                     memory_mib => "memory-mib",
+                    max_module_mib => "max-module-mib",
+                    compile_memory_mib => "compile-memory-mib",
+                    compile_timeout => "compile-timeout-ms",
                     fallback => "fallback",
                     params => "params",
                 )

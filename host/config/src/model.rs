@@ -146,6 +146,9 @@ pub enum HealthFallback {
     Down,
 }
 
+/// The hard upper bound of `max-module-mib`.
+pub const MAX_MODULE_MIB_LIMIT: u32 = 64;
+
 /// A `policy "name" { .. }` block.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PolicyCfg {
@@ -159,6 +162,12 @@ pub struct PolicyCfg {
     pub timeout: Duration,
     /// `memory-mib`: linear memory cap.
     pub memory_mib: u32,
+    /// `max-module-mib`: the largest policy file read.
+    pub max_module_mib: u32,
+    /// `compile-memory-mib`: address space compiling it may take.
+    pub compile_memory_mib: u32,
+    /// `compile-timeout-ms`: time compiling it may take.
+    pub compile_timeout: Duration,
     /// `fallback`: what a failed health policy call means.
     pub fallback: HealthFallback,
     /// `params`: handed to the policy's `init`.

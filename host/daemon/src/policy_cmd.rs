@@ -21,6 +21,15 @@ pub(crate) enum PolicyCmd {
     },
     /// Run one call under the daemon's limits and print the result as JSON.
     Eval(EvalArgs),
+    /// (internal) Compile a component from stdin to a precompiled artifact
+    /// on stdout, confined to a memory and time budget.
+    #[command(hide = true)]
+    CompileWorker {
+        #[arg(long)]
+        memory_mib: u32,
+        #[arg(long)]
+        timeout_ms: u64,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -68,6 +77,10 @@ pub(crate) fn run(cmd: PolicyCmd) -> ExitCode {
         PolicyCmd::Build(args) => build(&args.dir, args.output.as_deref()),
         PolicyCmd::Inspect { file } => inspect(&file),
         PolicyCmd::Eval(args) => return eval(&args),
+        PolicyCmd::CompileWorker {
+            memory_mib,
+            timeout_ms,
+        } => return compile_worker(memory_mib, Duration::from_millis(timeout_ms)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -79,7 +92,40 @@ pub(crate) fn run(cmd: PolicyCmd) -> ExitCode {
 }
 
 fn engine() -> Result<PolicyEngine, String> {
-    PolicyEngine::new().map_err(|e| e.to_string())
+    PolicyEngine::new()
+        .map(|e| e.with_compiler(crate::policies::compiler_process()))
+        .map_err(|e| e.to_string())
+}
+
+/// The compile worker: confined first, then stdin → compile → stdout.
+fn compile_worker(memory_mib: u32, timeout: Duration) -> ExitCode {
+    use std::io::{Read, Write};
+    if let Err(e) = crate::sys::confine_compiler(memory_mib, timeout) {
+        eprintln!("cannot confine the compiler: {e}");
+        return ExitCode::from(2);
+    }
+    let mut component = Vec::new();
+    if let Err(e) = std::io::stdin().read_to_end(&mut component) {
+        eprintln!("reading the component: {e}");
+        return ExitCode::from(2);
+    }
+    match holdfast_policy::precompile(&component) {
+        Ok(artifact) => match std::io::stdout().write_all(&artifact) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("writing the artifact: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Err((message, out_of_memory)) => {
+            eprintln!("{message}");
+            ExitCode::from(if out_of_memory {
+                holdfast_policy::WORKER_EXIT_BUDGET as u8
+            } else {
+                holdfast_policy::WORKER_EXIT_INVALID as u8
+            })
+        }
+    }
 }
 
 fn build(dir: &Path, output: Option<&Path>) -> Result<(), String> {
@@ -135,13 +181,24 @@ fn build(dir: &Path, output: Option<&Path>) -> Result<(), String> {
     Ok(())
 }
 
+/// Reads a module as the daemon does (a regular file, at most the hard cap).
+fn read(file: &Path) -> Result<Vec<u8>, holdfast_policy::PolicyError> {
+    crate::policies::file::read_bounded(
+        &file.display().to_string(),
+        file,
+        u64::from(holdfast_config::MAX_MODULE_MIB_LIMIT) * 1024 * 1024,
+        crate::policies::file::READ_TIMEOUT,
+    )
+}
+
 fn inspect(file: &Path) -> Result<(), String> {
-    let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let bytes = read(file).map_err(|e| e.to_string())?;
     let name = file.display().to_string();
     let info = holdfast_policy::inspect(&engine()?, &name, &bytes).map_err(|e| e.to_string())?;
     let json = serde_json::json!({
         "file": name,
-        "package": "holdfast:policy@0.1.0",
+        "packages": info.packages,
+        "refused": info.refused,
         "worlds": info.worlds,
         "imports": info.imports,
         "exports": info.exports,
@@ -152,8 +209,14 @@ fn inspect(file: &Path) -> Result<(), String> {
         "{}",
         serde_json::to_string_pretty(&json).unwrap_or_default()
     );
+    if let Some(why) = info.refused {
+        return Err(format!("{name}: {why}"));
+    }
     if info.worlds.is_empty() {
-        return Err(format!("{name} implements no holdfast:policy@0.1.0 world"));
+        return Err(format!(
+            "{name} implements no world of {}",
+            holdfast_policy::contract::supported()
+        ));
     }
     Ok(())
 }
@@ -163,7 +226,7 @@ fn eval(args: &EvalArgs) -> ExitCode {
         eprintln!("holdfast: {what}: {e}");
         ExitCode::FAILURE
     };
-    let bytes = match std::fs::read(&args.file) {
+    let bytes = match read(&args.file) {
         Ok(b) => b,
         Err(e) => return fail(&args.file.display().to_string(), &e),
     };
@@ -181,6 +244,7 @@ fn eval(args: &EvalArgs) -> ExitCode {
         fuel: args.fuel,
         timeout: Duration::from_millis(args.timeout_ms),
         memory_mib: args.memory_mib,
+        compile: holdfast_policy::CompileBudget::default(),
     };
     let engine = match engine() {
         Ok(e) => e,

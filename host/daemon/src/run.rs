@@ -59,7 +59,12 @@ pub(crate) fn run(path: &Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(serve(config))
+    let code = runtime.block_on(serve(config));
+    // VRRP and LVS have stopped cleanly by now. A policy load may still be
+    // running on a blocking thread (a compile worker, a read of a file on a
+    // hung filesystem): never wait for it; its worker dies with us.
+    runtime.shutdown_background();
+    code
 }
 
 async fn serve(config: holdfast_config::Config) -> ExitCode {

@@ -47,3 +47,31 @@ pub(crate) fn async_timer(timer: TimerHandle) -> io::Result<tokio::io::unix::Asy
     // `as_raw_fd` returns until the `AsyncFd` owning it is dropped.
     unsafe { tokio::io::unix::AsyncFd::register(timer) }.map_err(io::Error::from)
 }
+
+/// Confines a compile worker: it dies with its parent (the daemon never
+/// leaves a compiler behind), its address space may grow by at most
+/// `memory_mib` over what it has now, and its CPU time is capped.
+pub(crate) fn confine_compiler(memory_mib: u32, cpu: std::time::Duration) -> io::Result<()> {
+    use nix::sys::resource::{Resource, setrlimit};
+    nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).map_err(io::Error::from)?;
+    // The parent may already be gone (it then cannot read our answer).
+    if nix::unistd::getppid() == nix::unistd::Pid::from_raw(1) {
+        return Err(io::Error::other("the parent is gone"));
+    }
+    let now = address_space()?;
+    let limit = now + u64::from(memory_mib) * 1024 * 1024;
+    setrlimit(Resource::RLIMIT_AS, limit, limit).map_err(io::Error::from)?;
+    let secs = cpu.as_secs() + 1;
+    setrlimit(Resource::RLIMIT_CPU, secs, secs + 1).map_err(io::Error::from)
+}
+
+/// This process's address space in bytes (`VmSize`).
+fn address_space() -> io::Result<u64> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmSize:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map(|kib| kib * 1024)
+        .ok_or_else(|| io::Error::other("no VmSize in /proc/self/status"))
+}

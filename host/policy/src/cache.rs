@@ -92,26 +92,18 @@ impl PrecompileCache {
         }
     }
 
-    /// Compiles `bytes` into the cache and returns the component.
-    pub(crate) fn compile_and_put(
-        &self,
-        engine: &Engine,
-        hash: &str,
-        bytes: &[u8],
-    ) -> wasmtime::Result<Component> {
-        let serialized = engine.precompile_component(bytes)?;
+    /// Stores the artifact of a module that loaded and passed its
+    /// self-test (a module that fails later never reaches the cache).
+    pub(crate) fn put(&self, hash: &str, artifact: &[u8]) {
         let path = self.path(hash);
         // Write aside, then rename: a reader never sees half a file.
         let tmp = self.dir.join(format!(".{hash}.{}.tmp", std::process::id()));
         let written = fs::File::create(&tmp)
-            .and_then(|mut f| f.write_all(&serialized).and_then(|()| f.sync_all()))
+            .and_then(|mut f| f.write_all(artifact).and_then(|()| f.sync_all()))
             .and_then(|()| fs::rename(&tmp, &path));
         if let Err(e) = written {
             let _ = fs::remove_file(&tmp);
             tracing::warn!(path = %path.display(), error = %e, "cannot cache a precompiled policy");
         }
-        // SAFETY: `serialized` was produced just now by this engine's
-        // `precompile_component`.
-        unsafe { Component::deserialize(engine, &serialized) }
     }
 }

@@ -3,9 +3,13 @@
 //! authors never see the two steps.
 
 use crate::error::{FailureKind, PolicyError};
+use crate::limits::ModuleLimits;
 
 /// Wraps a core module into a component. Components pass through unchanged.
+/// Either is first checked against the default [`ModuleLimits`]: wrapping
+/// parses and validates every function.
 pub fn componentize(name: &str, bytes: &[u8]) -> Result<Vec<u8>, PolicyError> {
+    crate::limits::check(name, bytes, &ModuleLimits::default())?;
     if wasmparser_is_component(bytes) {
         return Ok(bytes.to_vec());
     }

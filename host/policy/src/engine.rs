@@ -11,8 +11,10 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 
 use crate::bindings::{health, priority, weight};
 use crate::cache::PrecompileCache;
+use crate::compile::{CompileBudget, CompilerProcess};
 use crate::error::{FailureKind, PolicyError};
 use crate::host::HostState;
+use crate::limits::ModuleLimits;
 
 /// Epoch tick: deadlines are counted in these.
 pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(1);
@@ -51,6 +53,8 @@ pub struct Limits {
     pub timeout: Duration,
     /// Linear memory cap.
     pub memory_mib: u32,
+    /// What compiling the module may take.
+    pub compile: CompileBudget,
 }
 
 impl Default for Limits {
@@ -59,6 +63,7 @@ impl Default for Limits {
             fuel: 5_000_000,
             timeout: Duration::from_millis(20),
             memory_mib: 16,
+            compile: CompileBudget::default(),
         }
     }
 }
@@ -76,6 +81,10 @@ pub struct PolicyEngine {
     pub(crate) engine: Engine,
     pub(crate) linker: Arc<Linker<HostState>>,
     cache: Option<Arc<PrecompileCache>>,
+    /// Where components are compiled: a worker process, or (without one,
+    /// as in library tests) this process.
+    compiler: Option<CompilerProcess>,
+    module_limits: ModuleLimits,
     /// The epoch ticker runs while any clone of the engine handle exists.
     _alive: Arc<()>,
 }
@@ -91,18 +100,7 @@ impl PolicyEngine {
     pub fn new() -> Result<Self, PolicyError> {
         let err =
             |e: wasmtime::Error| PolicyError::new(FailureKind::Load, "-", format!("engine: {e:#}"));
-        let mut pool = PoolingAllocationConfig::new();
-        pool.total_component_instances(200)
-            .total_core_instances(400)
-            .total_memories(400)
-            .total_tables(400)
-            .max_memory_size(MAX_MEMORY_MIB as usize * 1024 * 1024);
-        let mut config = Config::new();
-        config
-            .consume_fuel(true)
-            .epoch_interruption(true)
-            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        let engine = Engine::new(&config).map_err(err)?;
+        let engine = Engine::new(&config(true)).map_err(err)?;
         let mut linker = Linker::new(&engine);
         // The three worlds import the same interfaces: one linker serves all.
         priority::Priority::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(err)?;
@@ -122,6 +120,8 @@ impl PolicyEngine {
             engine,
             linker: Arc::new(linker),
             cache: None,
+            compiler: None,
+            module_limits: ModuleLimits::default(),
             _alive: alive,
         })
     }
@@ -134,39 +134,82 @@ impl PolicyEngine {
         Ok(self)
     }
 
-    /// Compiles a component, or loads it from the precompile cache (compiling
-    /// is slow: do it off latency-sensitive tasks). Also says whether the
-    /// cache answered.
-    pub(crate) fn compile_cached(
+    /// Compiles components in a worker process under each policy's
+    /// [`CompileBudget`], so what compiling takes is returned to the system.
+    pub fn with_compiler(mut self, worker: CompilerProcess) -> Self {
+        self.compiler = Some(worker);
+        self
+    }
+
+    /// The static limits every module is checked against before compiling.
+    pub fn module_limits(&self) -> &ModuleLimits {
+        &self.module_limits
+    }
+
+    /// Checks a component, then loads it from the precompile cache or
+    /// compiles it (slow: do it off latency-sensitive tasks). A freshly
+    /// compiled artifact is returned too, for [`PrecompileCache::put`] once
+    /// the policy has proved itself.
+    #[allow(
+        unsafe_code,
+        reason = "Component::deserialize trusts the artifact's machine code"
+    )]
+    pub(crate) fn compile_checked(
         &self,
         name: &str,
         bytes: &[u8],
-    ) -> Result<(Component, bool), PolicyError> {
-        let invalid = |e: wasmtime::Error| {
-            PolicyError::new(
-                FailureKind::Load,
-                name,
-                format!("not a valid component: {e:#}"),
-            )
-        };
-        let Some(cache) = &self.cache else {
-            return Component::new(&self.engine, bytes)
-                .map(|c| (c, false))
-                .map_err(invalid);
-        };
+        budget: CompileBudget,
+    ) -> Result<Compiled, PolicyError> {
+        crate::limits::check(name, bytes, &self.module_limits)?;
         let hash = content_hash(bytes);
-        if let Some(c) = cache.get(&self.engine, &hash) {
-            return Ok((c, true));
+        if let Some(component) = self.cache.as_ref().and_then(|c| c.get(&self.engine, &hash)) {
+            return Ok(Compiled {
+                component,
+                artifact: None,
+                hash,
+            });
         }
-        cache
-            .compile_and_put(&self.engine, &hash, bytes)
-            .map(|c| (c, false))
-            .map_err(invalid)
+        let artifact = match &self.compiler {
+            Some(worker) => crate::compile::in_process_of(worker, name, bytes, budget)?,
+            None => self.engine.precompile_component(bytes).map_err(|e| {
+                PolicyError::new(
+                    FailureKind::Load,
+                    name,
+                    format!("not a valid component: {e:#}"),
+                )
+            })?,
+        };
+        // SAFETY: the artifact was produced just now by `precompile_component`
+        // with this engine's configuration, in this process or in a worker
+        // running this same executable (`CompilerProcess` is the daemon's own
+        // binary); wasmtime checks its header against this engine again.
+        let component =
+            unsafe { Component::deserialize(&self.engine, &artifact) }.map_err(|e| {
+                PolicyError::new(
+                    FailureKind::Load,
+                    name,
+                    format!("unusable compiled module: {e:#}"),
+                )
+            })?;
+        Ok(Compiled {
+            component,
+            artifact: Some(artifact),
+            hash,
+        })
     }
 
-    /// Compiles a component (through the cache when the engine has one).
+    /// Compiles a component (through the cache when the engine has one,
+    /// without adding to it).
     pub(crate) fn compile(&self, name: &str, bytes: &[u8]) -> Result<Component, PolicyError> {
-        self.compile_cached(name, bytes).map(|(c, _)| c)
+        self.compile_checked(name, bytes, CompileBudget::default())
+            .map(|c| c.component)
+    }
+
+    /// Stores an artifact of a module that loaded and passed its self-test.
+    pub(crate) fn remember(&self, hash: &str, artifact: &[u8]) {
+        if let Some(cache) = &self.cache {
+            cache.put(hash, artifact);
+        }
     }
 
     /// Type-checks a component against a world.
@@ -200,6 +243,31 @@ impl PolicyEngine {
             .filter(|k| self.prepare("-", component, *k).is_ok())
             .collect()
     }
+}
+
+/// A compiled component, and its artifact if it was compiled just now.
+pub(crate) struct Compiled {
+    pub(crate) component: Component,
+    pub(crate) artifact: Option<Vec<u8>>,
+    pub(crate) hash: String,
+}
+
+/// The engine configuration; compile workers use the same one without the
+/// instance pool (which reserves address space they have no use for), and
+/// their artifacts load here.
+pub(crate) fn config(pooling: bool) -> Config {
+    let mut config = Config::new();
+    config.consume_fuel(true).epoch_interruption(true);
+    if pooling {
+        let mut pool = PoolingAllocationConfig::new();
+        pool.total_component_instances(200)
+            .total_core_instances(400)
+            .total_memories(400)
+            .total_tables(400)
+            .max_memory_size(MAX_MEMORY_MIB as usize * 1024 * 1024);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    }
+    config
 }
 
 /// Hex SHA-256 of a module: its identity in logs and in the cache.

@@ -9,6 +9,17 @@ use std::fmt;
 pub enum FailureKind {
     /// The module could not be read, compiled or linked.
     Load,
+    /// The policy path names a FIFO, socket, device or directory.
+    NotAFile,
+    /// The file is larger than `max-module-mib`.
+    TooLarge,
+    /// The module declares more than a policy may (functions, function
+    /// size, locals, tables, memories): refused before compiling.
+    OverLimits,
+    /// Compiling it took more memory or time than its budget.
+    CompileBudget,
+    /// Built against a contract version this host does not support.
+    Contract,
     /// The component does not implement the expected world.
     WrongWorld,
     /// `init` returned an error or trapped.
@@ -32,6 +43,11 @@ impl fmt::Display for FailureKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::Load => "load failed",
+            Self::NotAFile => "not a regular file",
+            Self::TooLarge => "too large",
+            Self::OverLimits => "over the module limits",
+            Self::CompileBudget => "compile over budget",
+            Self::Contract => "unsupported contract",
             Self::WrongWorld => "wrong world",
             Self::InitFailed => "init failed",
             Self::OutOfFuel => "out of fuel",
@@ -57,11 +73,14 @@ pub struct PolicyError {
 }
 
 impl PolicyError {
-    pub(crate) fn new(kind: FailureKind, policy: &str, message: impl Into<String>) -> Self {
+    /// `message` may carry module text (an init error, a trap message and
+    /// its backtrace, a name from the module): it is escaped and cut here,
+    /// so every error this crate returns is safe to log as it is.
+    pub fn new(kind: FailureKind, policy: &str, message: impl AsRef<str>) -> Self {
         Self {
             kind,
             policy: policy.to_string(),
-            message: message.into(),
+            message: crate::escape::module_text(message.as_ref(), crate::escape::ERROR_TEXT_MAX),
         }
     }
 }

@@ -8,11 +8,10 @@ use std::time::Instant;
 use wasmtime::ResourceLimiter;
 
 use crate::bindings::priority::holdfast::policy::{clock, log, state, types};
+use crate::escape;
 
 /// Log lines a single call may write; the rest are dropped (and counted).
 const LOG_LINES_PER_CALL: u32 = 20;
-/// Longest log line kept, in bytes.
-const LOG_LINE_MAX: usize = 512;
 
 /// Answers `state.instance-state` queries (read-only).
 pub type StateQuery = Arc<dyn Fn(&str) -> Option<crate::VrrpState> + Send + Sync>;
@@ -78,22 +77,16 @@ impl log::Host for HostState {
             self.logs_dropped += 1;
             return;
         }
-        let mut message = message;
-        if message.len() > LOG_LINE_MAX {
-            let mut cut = LOG_LINE_MAX;
-            while !message.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            message.truncate(cut);
-            message.push('…');
-        }
+        // The module's text goes in its own field, escaped: the line's
+        // message is ours, so no module can start a line like the daemon's.
+        let text = escape::module_text(&message, escape::LOG_TEXT_MAX);
         let policy = &self.policy;
         match level {
-            log::Level::Trace => tracing::trace!(%policy, "{message}"),
-            log::Level::Debug => tracing::debug!(%policy, "{message}"),
-            log::Level::Info => tracing::info!(%policy, "{message}"),
-            log::Level::Warn => tracing::warn!(%policy, "{message}"),
-            log::Level::Error => tracing::error!(%policy, "{message}"),
+            log::Level::Trace => tracing::trace!(%policy, %text, "policy log"),
+            log::Level::Debug => tracing::debug!(%policy, %text, "policy log"),
+            log::Level::Info => tracing::info!(%policy, %text, "policy log"),
+            log::Level::Warn => tracing::warn!(%policy, %text, "policy log"),
+            log::Level::Error => tracing::error!(%policy, %text, "policy log"),
         }
     }
 }

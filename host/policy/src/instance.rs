@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 use wasmtime::{Store, Trap};
 
 use crate::bindings::{health, priority, weight};
-use crate::engine::{EPOCH_TICK, Limits, PolicyEngine, PolicyKind, Pre, content_hash};
+use crate::engine::{EPOCH_TICK, Limits, PolicyEngine, PolicyKind, Pre};
 use crate::error::{FailureKind, PolicyError};
+use crate::escape;
 use crate::host::{HostState, MemoryCap, StateQuery};
 use crate::io::{HealthVerdict, PriorityInput, PriorityOutput, ProbeResult, WeightInput};
 
@@ -28,6 +29,8 @@ pub struct LoadedPolicy {
     hash: String,
     limits: Limits,
     from_cache: bool,
+    /// A fresh compile's artifact, cached by [`LoadedPolicy::accept`].
+    artifact: std::sync::Mutex<Option<Vec<u8>>>,
     pre: Pre,
     engine: PolicyEngine,
 }
@@ -51,14 +54,16 @@ impl LoadedPolicy {
         bytes: &[u8],
         limits: Limits,
     ) -> Result<Arc<Self>, PolicyError> {
-        let (component, from_cache) = engine.compile_cached(name, bytes)?;
-        let pre = engine.prepare(name, &component, kind)?;
+        let compiled = engine.compile_checked(name, bytes, limits.compile)?;
+        crate::contract::check(engine, name, &compiled.component)?;
+        let pre = engine.prepare(name, &compiled.component, kind)?;
         Ok(Arc::new(Self {
             name: name.to_string(),
             kind,
-            hash: content_hash(bytes),
+            from_cache: compiled.artifact.is_none(),
+            artifact: std::sync::Mutex::new(compiled.artifact),
+            hash: compiled.hash,
             limits,
-            from_cache,
             pre,
             engine: engine.clone(),
         }))
@@ -87,6 +92,20 @@ impl LoadedPolicy {
     /// Whether its machine code came from the precompile cache.
     pub fn from_cache(&self) -> bool {
         self.from_cache
+    }
+
+    /// The policy loaded, initialised and passed its self-test: keep its
+    /// machine code in the precompile cache (once; a module refused at any
+    /// step is never cached).
+    pub fn accept(&self) {
+        let artifact = self
+            .artifact
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(artifact) = artifact {
+            self.engine.remember(&self.hash, &artifact);
+        }
     }
 }
 
@@ -313,9 +332,10 @@ impl PolicyInstance {
                 &policy.name,
                 "priority 0 is reserved for releasing mastership",
             ))),
-            PriorityOutput::Fault(r) if r.len() > 1024 => {
-                Ok(PriorityOutput::Fault(r.chars().take(1024).collect()))
-            }
+            PriorityOutput::Fault(r) => Ok(PriorityOutput::Fault(escape::module_text(
+                &r,
+                escape::ERROR_TEXT_MAX,
+            ))),
             other => Ok(other),
         }
     }
@@ -323,11 +343,16 @@ impl PolicyInstance {
     /// Calls a health policy.
     pub fn verdict(&mut self, input: &ProbeResult) -> Result<HealthVerdict, PolicyError> {
         let arg = input.into();
-        self.call(|store, b| match b {
+        let verdict = self.call(|store, b| match b {
             Bindings::Health(h) => h.call_verdict(store, &arg),
             _ => Err(wasmtime::Error::msg("not a health policy")),
+        })?;
+        let reason = |r: String| escape::module_text(&r, escape::ERROR_TEXT_MAX);
+        Ok(match HealthVerdict::from(verdict) {
+            HealthVerdict::Down(r) => HealthVerdict::Down(reason(r)),
+            HealthVerdict::Degraded(r) => HealthVerdict::Degraded(reason(r)),
+            HealthVerdict::Up => HealthVerdict::Up,
         })
-        .map(Into::into)
     }
 
     /// Calls a weight policy.

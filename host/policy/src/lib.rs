@@ -10,38 +10,52 @@
 
 mod bindings;
 mod cache;
+mod compile;
 mod componentize;
+pub mod contract;
 mod engine;
 mod error;
+pub mod escape;
 mod host;
 mod instance;
 mod io;
+mod limits;
 
+pub use compile::{
+    CompileBudget, CompilerProcess, WORKER_EXIT_BUDGET, WORKER_EXIT_INVALID, precompile,
+};
 pub use componentize::componentize;
 pub use engine::{Limits, MAX_MEMORY_MIB, PolicyEngine, PolicyKind, content_hash};
 pub use error::{FailureKind, PolicyError};
 pub use host::StateQuery;
 pub use instance::{BACKOFF_AFTER, LoadedPolicy, PolicyInstance};
 pub use io::*;
+pub use limits::{ModuleLimits, ModuleShape};
 
-/// The worlds a component implements (for `holdfast policy inspect`).
+/// The worlds a component implements, if it is of a supported contract
+/// version.
 pub fn worlds(
     engine: &PolicyEngine,
     name: &str,
     bytes: &[u8],
 ) -> Result<Vec<PolicyKind>, PolicyError> {
     let component = engine.compile(name, bytes)?;
+    contract::check(engine, name, &component)?;
     Ok(engine.worlds(&component))
 }
 
 /// What `holdfast policy inspect` shows.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Inspection {
-    /// Worlds of `holdfast:policy@0.1.0` it implements.
+    /// The contract packages its imports name (`holdfast:policy@0.1.0`).
+    pub packages: Vec<String>,
+    /// Why this host would refuse it, if it would.
+    pub refused: Option<String>,
+    /// Worlds of a supported contract version it implements.
     pub worlds: Vec<PolicyKind>,
-    /// Its imports (instance names).
+    /// Its imports (instance names, escaped).
     pub imports: Vec<String>,
-    /// Its exports.
+    /// Its exports (escaped).
     pub exports: Vec<String>,
     /// Size in bytes (of the component).
     pub size: usize,
@@ -51,19 +65,25 @@ pub struct Inspection {
 
 /// Inspects a component (or a core module, componentized first).
 pub fn inspect(engine: &PolicyEngine, name: &str, bytes: &[u8]) -> Result<Inspection, PolicyError> {
+    limits::check(name, bytes, engine.module_limits())?;
     let bytes = componentize(name, bytes)?;
     let component = engine.compile(name, &bytes)?;
     let ty = component.component_type();
+    let refused = contract::check(engine, name, &component).err();
+    let names = |n: &str| escape::module_text(n, escape::ERROR_TEXT_MAX);
     Ok(Inspection {
-        worlds: engine.worlds(&component),
-        imports: ty
-            .imports(&engine.engine)
-            .map(|(n, _)| n.to_string())
+        packages: contract::packages(engine, &component)
+            .iter()
+            .map(|p| names(p))
             .collect(),
-        exports: ty
-            .exports(&engine.engine)
-            .map(|(n, _)| n.to_string())
-            .collect(),
+        worlds: if refused.is_none() {
+            engine.worlds(&component)
+        } else {
+            Vec::new()
+        },
+        refused: refused.map(|e| e.message),
+        imports: ty.imports(&engine.engine).map(|(n, _)| names(n)).collect(),
+        exports: ty.exports(&engine.engine).map(|(n, _)| names(n)).collect(),
         size: bytes.len(),
         hash: content_hash(&bytes),
     })

@@ -48,6 +48,12 @@ fn a_second_engine_loads_from_the_cache() {
     assert!(!a.from_cache());
     let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o700);
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        0,
+        "nothing is cached before the policy is accepted"
+    );
+    a.accept();
     let entries: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().collect();
     assert_eq!(entries.len(), 1, "one entry, no temp file left");
     let name = entries[0].file_name().into_string().unwrap();
@@ -89,6 +95,7 @@ fn stale_and_corrupt_entries_are_not_loaded() {
         Limits::default(),
     )
     .unwrap();
+    a.accept();
     // Corrupt the entry: the next load recompiles instead of trusting it.
     let entry = std::fs::read_dir(&dir)
         .unwrap()
@@ -107,6 +114,38 @@ fn stale_and_corrupt_entries_are_not_loaded() {
     .unwrap();
     assert!(!b.from_cache());
     assert_eq!(answer(a), answer(b));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_module_that_fails_init_or_its_contract_is_never_cached() {
+    let dir = tempdir("refused");
+    let engine = PolicyEngine::new().unwrap().with_cache(&dir).unwrap();
+    // Compiles, then fails `init`: the daemon never accepts it.
+    let loaded = LoadedPolicy::load(
+        &engine,
+        "picky",
+        PolicyKind::Priority,
+        &component("fixture-init-fails"),
+        Limits::default(),
+    )
+    .unwrap();
+    assert!(PolicyInstance::new(loaded, "{}".into(), None).is_err());
+    // Compiles, then is refused for its contract version inside `load`.
+    let err = LoadedPolicy::load(
+        &engine,
+        "other",
+        PolicyKind::Priority,
+        &component("fixture-other-contract"),
+        Limits::default(),
+    )
+    .unwrap_err();
+    assert_eq!(err.kind, holdfast_policy::FailureKind::Contract, "{err}");
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        0,
+        "nothing cached"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -48,6 +48,7 @@ fn an_infinite_loop_with_ample_fuel_hits_the_deadline() {
         fuel: 10_000_000_000,
         timeout: Duration::from_millis(20),
         memory_mib: 16,
+        ..Limits::default()
     };
     contained("fixture-spin", FailureKind::Deadline, limits);
 }
@@ -58,6 +59,7 @@ fn unbounded_allocation_hits_the_memory_cap() {
         fuel: 10_000_000_000,
         timeout: Duration::from_secs(1),
         memory_mib: 16,
+        ..Limits::default()
     };
     contained("fixture-memory-bomb", FailureKind::MemoryLimit, limits);
 }
@@ -85,6 +87,7 @@ fn a_huge_output_hits_the_memory_cap() {
         fuel: 10_000_000_000,
         timeout: Duration::from_secs(1),
         memory_mib: 16,
+        ..Limits::default()
     };
     contained("fixture-huge-output", FailureKind::MemoryLimit, limits);
 }
@@ -95,6 +98,7 @@ fn a_log_flood_is_cut_and_the_answer_still_counts() {
         fuel: 10_000_000_000,
         timeout: Duration::from_secs(1),
         memory_mib: 16,
+        ..Limits::default()
     };
     let p = load("fixture-log-flood", PolicyKind::Priority, limits);
     let mut i = PolicyInstance::new(p, "{}".into(), None).unwrap();

@@ -8,7 +8,7 @@ use kdl::{KdlNode, KdlValue};
 
 use super::{Anchors, RefKind, block_name};
 use crate::error::{Problem, ProblemKind};
-use crate::model::{HealthFallback, ParamValue, PolicyCfg};
+use crate::model::{HealthFallback, MAX_MODULE_MIB_LIMIT, ParamValue, PolicyCfg};
 use crate::reader::{Diags, args, children, name_span};
 
 const POLICY_NODES: &[&str] = &[
@@ -16,6 +16,9 @@ const POLICY_NODES: &[&str] = &[
     "fuel",
     "timeout-ms",
     "memory-mib",
+    "max-module-mib",
+    "compile-memory-mib",
+    "compile-timeout-ms",
     "fallback",
     "params",
 ];
@@ -33,6 +36,9 @@ pub(super) fn read(node: &KdlNode, d: &mut Diags, anchors: &mut Anchors) -> Opti
         fuel: DEFAULT_FUEL,
         timeout: Duration::from_millis(20),
         memory_mib: 16,
+        max_module_mib: 4,
+        compile_memory_mib: 512,
+        compile_timeout: Duration::from_secs(30),
         fallback: HealthFallback::Previous,
         params: BTreeMap::new(),
         span: node.span().into(),
@@ -72,6 +78,30 @@ pub(super) fn read(node: &KdlNode, d: &mut Diags, anchors: &mut Anchors) -> Opti
                     .and_then(|e| d.int(e, 1, 256, "memory-mib"))
                 {
                     cfg.memory_mib = v;
+                }
+            }
+            "max-module-mib" => {
+                if let Some(v) = d
+                    .single(child, "mebibytes")
+                    .and_then(|e| d.int(e, 1, i128::from(MAX_MODULE_MIB_LIMIT), "max-module-mib"))
+                {
+                    cfg.max_module_mib = v;
+                }
+            }
+            "compile-memory-mib" => {
+                if let Some(v) = d
+                    .single(child, "mebibytes")
+                    .and_then(|e| d.int(e, 32, 16_384, "compile-memory-mib"))
+                {
+                    cfg.compile_memory_mib = v;
+                }
+            }
+            "compile-timeout-ms" => {
+                if let Some(v) = d
+                    .single(child, "milliseconds")
+                    .and_then(|e| d.int(e, 100, 600_000, "compile-timeout-ms"))
+                {
+                    cfg.compile_timeout = Duration::from_millis(v);
                 }
             }
             "fallback" => {

@@ -92,6 +92,8 @@ fn load(engine: &PolicyEngine, config: &Config, only: Option<&[String]>) -> Poli
                     .and_then(|mut i| self_test(&mut i, kind).map(|()| i));
                 match made {
                     Ok(i) => {
+                        // Proven: its machine code may enter the cache.
+                        i.policy().accept();
                         into.insert((v, r), i);
                     }
                     Err(e) => {

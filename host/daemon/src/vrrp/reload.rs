@@ -29,7 +29,7 @@ fn instances_for(
     if loaded.from_cache() {
         tracing::debug!(policy = %cfg.name, "precompiled module from the cache");
     }
-    slots
+    let instances = slots
         .iter()
         .map(|&slot| {
             let mut instance =
@@ -37,7 +37,10 @@ fn instances_for(
             self_test(&mut instance)?;
             Ok((slot, instance))
         })
-        .collect()
+        .collect::<Result<Vec<_>, PolicyError>>()?;
+    // Proven: only now may its machine code enter the precompile cache.
+    loaded.accept();
+    Ok(instances)
 }
 
 /// Start-up: the engine and an instance for every slot whose policy loads.

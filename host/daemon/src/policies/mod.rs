@@ -1,30 +1,48 @@
 //! Loading policy files for any consumer (VRRP priority, real-server
 //! health, IPVS weights).
 
+pub(crate) mod file;
+
 use std::sync::Arc;
 
 use holdfast_config::PolicyCfg;
-use holdfast_policy::{FailureKind, Limits, LoadedPolicy, PolicyEngine, PolicyError, PolicyKind};
+use holdfast_policy::{
+    CompileBudget, CompilerProcess, Limits, LoadedPolicy, PolicyEngine, PolicyError, PolicyKind,
+};
 
-/// Reads, componentizes and compiles a policy file as `kind` (compiling:
-/// call off latency-sensitive tasks).
+/// Reads (bounded: a regular file, at most `max-module-mib`, off this
+/// thread with a deadline), checks, componentizes and compiles (in a
+/// budgeted worker) a policy file as `kind`. Blocking: call it off
+/// latency-sensitive tasks. Nothing is cached until the caller
+/// [`LoadedPolicy::accept`]s the policy.
 pub(crate) fn load(
     engine: &PolicyEngine,
     cfg: &PolicyCfg,
     kind: PolicyKind,
 ) -> Result<Arc<LoadedPolicy>, PolicyError> {
-    let bytes = std::fs::read(&cfg.path).map_err(|e| PolicyError {
-        kind: FailureKind::Load,
-        policy: cfg.name.clone(),
-        message: format!("{}: {e}", cfg.path.display()),
-    })?;
+    let max = u64::from(cfg.max_module_mib) * 1024 * 1024;
+    let bytes = file::read_bounded(&cfg.name, &cfg.path, max, file::READ_TIMEOUT)?;
     let component = holdfast_policy::componentize(&cfg.name, &bytes)?;
     let limits = Limits {
         fuel: cfg.fuel,
         timeout: cfg.timeout,
         memory_mib: cfg.memory_mib,
+        compile: CompileBudget {
+            memory_mib: cfg.compile_memory_mib,
+            timeout: cfg.compile_timeout,
+        },
     };
     LoadedPolicy::load(engine, &cfg.name, kind, &component, limits)
+}
+
+/// This executable as a compile worker (`holdfast policy compile-worker`).
+pub(crate) fn compiler_process() -> CompilerProcess {
+    CompilerProcess {
+        // /proc/self/exe stays right even if the binary is replaced on disk
+        // by an upgrade: the worker is always the same build as the daemon.
+        program: "/proc/self/exe".into(),
+        args: vec!["policy".into(), "compile-worker".into()],
+    }
 }
 
 /// The policy's `params` as the JSON object `init` receives.
@@ -35,7 +53,7 @@ pub(crate) fn params_json(cfg: &PolicyCfg) -> String {
 /// An engine with the configured precompile cache (without one if the
 /// directory cannot be used).
 pub(crate) fn engine(cache: &std::path::Path) -> Result<PolicyEngine, PolicyError> {
-    let engine = PolicyEngine::new()?;
+    let engine = PolicyEngine::new()?.with_compiler(compiler_process());
     Ok(match engine.clone().with_cache(cache) {
         Ok(cached) => cached,
         Err(e) => {
@@ -56,14 +74,13 @@ pub(crate) fn watch(
     let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
         // A file is complete when its writer closes it or when it is renamed
         // into place; plain writes and creations are mid-way, and reacting to
-        // them would compile half a module.
+        // them would compile half a module. A rename is reported twice (`To`,
+        // then `Both` with the old and new paths): `To` alone is the change.
         if let Ok(ev) = res
             && matches!(
                 ev.kind,
                 EventKind::Access(AccessKind::Close(AccessMode::Write))
-                    | EventKind::Modify(ModifyKind::Name(
-                        RenameMode::To | RenameMode::Both | RenameMode::Any
-                    ))
+                    | EventKind::Modify(ModifyKind::Name(RenameMode::To | RenameMode::Any))
             )
         {
             for p in ev.paths {

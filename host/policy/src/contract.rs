@@ -1,0 +1,112 @@
+//! The contract a component was built against, checked by name and type
+//! before anything is instantiated.
+//!
+//! A component names the WIT package it was built against in its imports
+//! (`holdfast:policy/types@0.1.0`: even a module that calls no host
+//! function imports the types its exports use). Every import must be an
+//! interface of a package version this host supports, and every export a
+//! function of its worlds; wasmtime then checks their types against the
+//! world (`PolicyEngine::prepare`). Whether a host function happens to be
+//! called plays no part.
+
+use wasmtime::component::Component;
+
+use crate::engine::PolicyEngine;
+use crate::error::{FailureKind, PolicyError};
+
+/// The WIT package policies are built against.
+pub const PACKAGE: &str = "holdfast:policy";
+/// The versions of [`PACKAGE`] this host loads.
+pub const SUPPORTED_VERSIONS: &[&str] = &["0.1.0"];
+/// The package's interfaces a component may import.
+const INTERFACES: &[&str] = &["types", "log", "clock", "state"];
+/// The functions a component may export (the worlds' exports).
+const EXPORTS: &[&str] = &["init", "priority", "verdict", "weight"];
+
+/// `holdfast:policy@0.1.0, ...`: what this host accepts, for messages.
+pub fn supported() -> String {
+    SUPPORTED_VERSIONS
+        .iter()
+        .map(|v| format!("{PACKAGE}@{v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `(package, interface, version)` of an import name such as
+/// `holdfast:policy/log@0.1.0`.
+fn split(import: &str) -> Option<(&str, &str, Option<&str>)> {
+    let (path, version) = match import.split_once('@') {
+        Some((p, v)) => (p, Some(v)),
+        None => (import, None),
+    };
+    let (package, interface) = path.split_once('/')?;
+    Some((package, interface, version))
+}
+
+/// The packages (`name@version`) a component's imports name.
+pub(crate) fn packages(engine: &PolicyEngine, component: &Component) -> Vec<String> {
+    let mut out: Vec<String> = component
+        .component_type()
+        .imports(&engine.engine)
+        .filter_map(|(name, _)| {
+            let (package, _, version) = split(name)?;
+            Some(match version {
+                Some(v) => format!("{package}@{v}"),
+                None => package.to_string(),
+            })
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Refuses a component whose imports or exports are not those of a
+/// supported version of the contract.
+pub(crate) fn check(
+    engine: &PolicyEngine,
+    name: &str,
+    component: &Component,
+) -> Result<(), PolicyError> {
+    let refuse = |what: String| {
+        Err(PolicyError::new(
+            FailureKind::Contract,
+            name,
+            format!("{what}; this host accepts {}", supported()),
+        ))
+    };
+    let ty = component.component_type();
+    let mut imports_types = false;
+    for (import, _) in ty.imports(&engine.engine) {
+        match split(import) {
+            Some((PACKAGE, interface, Some(version)))
+                if SUPPORTED_VERSIONS.contains(&version) && INTERFACES.contains(&interface) =>
+            {
+                imports_types |= interface == "types";
+            }
+            Some((PACKAGE, _, Some(version))) if !SUPPORTED_VERSIONS.contains(&version) => {
+                return refuse(format!("built against {PACKAGE}@{version}"));
+            }
+            _ => {
+                return refuse(format!(
+                    "imports `{import}`, which is not part of the contract"
+                ));
+            }
+        }
+    }
+    for (export, _) in ty.exports(&engine.engine) {
+        if !EXPORTS.contains(&export) {
+            return refuse(format!(
+                "exports `{export}`, which is not part of the contract"
+            ));
+        }
+    }
+    // Every world's exports use the package's types: a component that does
+    // not import them does not say which version it was built against.
+    if !imports_types {
+        return refuse(format!(
+            "does not import {PACKAGE}/types, so names no contract version"
+        ));
+    }
+    Ok(())
+}
