@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand, ValueEnum};
 use holdfast_policy::{
-    Limits, LoadedPolicy, PolicyEngine, PolicyInstance, PolicyKind, PriorityInput, ProbeResult,
+    CompileBudget, Limits, LoadedPolicy, PolicyEngine, PolicyInstance, PolicyKind, PriorityInput, ProbeResult,
     WeightInput, componentize,
 };
 
@@ -70,6 +70,15 @@ pub(crate) struct EvalArgs {
     /// Memory cap in MiB.
     #[arg(long, default_value_t = Limits::default().memory_mib)]
     memory_mib: u32,
+    /// The largest file read, in MiB (as `max-module-mib`).
+    #[arg(long, default_value_t = 4)]
+    max_module_mib: u32,
+    /// Address space compiling may take, in MiB (as `compile-memory-mib`).
+    #[arg(long, default_value_t = CompileBudget::default().memory_mib)]
+    compile_memory_mib: u32,
+    /// Time compiling may take, in milliseconds (as `compile-timeout-ms`).
+    #[arg(long, default_value_t = CompileBudget::default().timeout.as_millis() as u64)]
+    compile_timeout_ms: u64,
 }
 
 pub(crate) fn run(cmd: PolicyCmd) -> ExitCode {
@@ -181,18 +190,18 @@ fn build(dir: &Path, output: Option<&Path>) -> Result<(), String> {
     Ok(())
 }
 
-/// Reads a module as the daemon does (a regular file, at most the hard cap).
-fn read(file: &Path) -> Result<Vec<u8>, holdfast_policy::PolicyError> {
+/// Reads a module as the daemon does (a regular file, at most `max_mib`).
+fn read(file: &Path, max_mib: u32) -> Result<Vec<u8>, holdfast_policy::PolicyError> {
     crate::policies::file::read_bounded(
         &file.display().to_string(),
         file,
-        u64::from(holdfast_config::MAX_MODULE_MIB_LIMIT) * 1024 * 1024,
+        u64::from(max_mib.min(holdfast_config::MAX_MODULE_MIB_LIMIT)) * 1024 * 1024,
         crate::policies::file::READ_TIMEOUT,
     )
 }
 
 fn inspect(file: &Path) -> Result<(), String> {
-    let bytes = read(file).map_err(|e| e.to_string())?;
+    let bytes = read(file, holdfast_config::MAX_MODULE_MIB_LIMIT).map_err(|e| e.to_string())?;
     let name = file.display().to_string();
     let info = holdfast_policy::inspect(&engine()?, &name, &bytes).map_err(|e| e.to_string())?;
     let json = serde_json::json!({
@@ -226,10 +235,7 @@ fn eval(args: &EvalArgs) -> ExitCode {
         eprintln!("holdfast: {what}: {e}");
         ExitCode::FAILURE
     };
-    let bytes = match read(&args.file) {
-        Ok(b) => b,
-        Err(e) => return fail(&args.file.display().to_string(), &e),
-    };
+
     let name = args
         .file
         .file_stem()
@@ -244,7 +250,10 @@ fn eval(args: &EvalArgs) -> ExitCode {
         fuel: args.fuel,
         timeout: Duration::from_millis(args.timeout_ms),
         memory_mib: args.memory_mib,
-        compile: holdfast_policy::CompileBudget::default(),
+        compile: CompileBudget {
+            memory_mib: args.compile_memory_mib,
+            timeout: Duration::from_millis(args.compile_timeout_ms),
+        },
     };
     let engine = match engine() {
         Ok(e) => e,
@@ -256,6 +265,10 @@ fn eval(args: &EvalArgs) -> ExitCode {
             serde_json::json!({ "error": { "kind": e.kind, "message": e.message } })
         );
         ExitCode::FAILURE
+    };
+    let bytes = match read(&args.file, args.max_module_mib) {
+        Ok(b) => b,
+        Err(e) => return failure(e),
     };
     let component = match componentize(&name, &bytes) {
         Ok(c) => c,

@@ -113,7 +113,12 @@ pub(crate) fn in_process_of(
         }
     };
     let artifact = out.join().unwrap_or_default();
-    let message = String::from_utf8_lossy(&err.join().unwrap_or_default())
+    // The first line says what happened (an abort adds a backtrace note).
+    let stderr = err.join().unwrap_or_default();
+    let message = String::from_utf8_lossy(&stderr)
+        .lines()
+        .next()
+        .unwrap_or_default()
         .trim()
         .to_string();
     let Some(status) = status else {
