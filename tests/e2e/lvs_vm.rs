@@ -96,15 +96,18 @@ global {
     lvs-flush-on-stop
     policy-cache "/tmp/policy-cache"
 }
-// Calls run ~50x slower under QEMU's software emulation than on hardware.
+// Calls (and compiles) run ~50x slower under QEMU's software emulation
+// than on hardware.
 policy "weights" {
     path "/payload/latency_weights.wasm"
     timeout-ms 1000
+    compile-timeout-ms 300000
     params { reference-ms 1000; max 77; }
 }
 policy "verdict" {
     path "/payload/http_verdict.wasm"
     timeout-ms 1000
+    compile-timeout-ms 300000
     fallback "down"
     params { down-after 1; }
 }

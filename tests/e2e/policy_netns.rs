@@ -7,36 +7,7 @@ use std::time::Duration;
 use holdfast_tests::lab::{Lab, wait_until};
 
 mod common;
-use common::{VIP, instance, lab_or_skip, only_holder, start};
-
-/// A `global` block that keeps the precompile cache inside the lab.
-fn cache(lab: &Lab) -> String {
-    format!(
-        "global {{\n    policy-cache \"{}\"\n}}\n",
-        lab.dir.join("cache").display()
-    )
-}
-
-/// Builds a policy crate with `holdfast policy build` into the lab directory.
-fn build_policy(lab: &Lab, crate_dir: &str, out: &str) -> std::path::PathBuf {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../policies")
-        .join(crate_dir);
-    let target = lab.dir.join(out);
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_holdfast"))
-        .args(["policy", "build"])
-        .arg(&dir)
-        .arg("-o")
-        .arg(&target)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "policy build {crate_dir}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    target
-}
+use common::{VIP, build_policy, cache, instance, lab_or_skip, only_holder, start};
 
 #[test]
 fn a_priority_policy_drives_mastership_and_hot_swaps_without_restart() {

@@ -164,3 +164,30 @@ fn virtual_servers_checks_and_params() {
         "10.0.1.21:0".parse::<SocketAddr>().unwrap()
     );
 }
+
+#[test]
+fn policy_load_limits_and_their_defaults() {
+    let text = r#"
+policy "a" {
+    path "/a.wasm"
+}
+policy "b" {
+    path "/b.wasm"
+    max-module-mib 64
+    compile-memory-mib 2048
+    compile-timeout-ms 120000
+}
+"#;
+    let c = holdfast_config::parse_str("limits.kdl", text)
+        .unwrap_or_else(|e| panic!("{}", e.render(false)));
+    let a = &c.policies["a"];
+    assert_eq!(
+        (a.max_module_mib, a.compile_memory_mib, a.compile_timeout),
+        (4, 512, Duration::from_secs(30))
+    );
+    let b = &c.policies["b"];
+    assert_eq!(
+        (b.max_module_mib, b.compile_memory_mib, b.compile_timeout),
+        (MAX_MODULE_MIB_LIMIT, 2048, Duration::from_secs(120))
+    );
+}

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand, ValueEnum};
 use holdfast_policy::{
-    CompileBudget, Limits, LoadedPolicy, PolicyEngine, PolicyInstance, PolicyKind, PriorityInput, ProbeResult,
-    WeightInput, componentize,
+    CompileBudget, Limits, LoadedPolicy, PolicyEngine, PolicyInstance, PolicyKind, PriorityInput,
+    ProbeResult, WeightInput, componentize,
 };
 
 #[derive(Debug, Subcommand)]

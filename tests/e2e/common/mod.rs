@@ -49,3 +49,32 @@ pub(crate) fn only_holder(lab: &Lab, addr: &str, host: &str, hold: Duration) {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// A `global` block that keeps the precompile cache inside the lab.
+pub(crate) fn cache(lab: &Lab) -> String {
+    format!(
+        "global {{\n    policy-cache \"{}\"\n}}\n",
+        lab.dir.join("cache").display()
+    )
+}
+
+/// Builds a policy crate with `holdfast policy build` into the lab directory.
+pub(crate) fn build_policy(lab: &Lab, crate_dir: &str, out: &str) -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../policies")
+        .join(crate_dir);
+    let target = lab.dir.join(out);
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_holdfast"))
+        .args(["policy", "build"])
+        .arg(&dir)
+        .arg("-o")
+        .arg(&target)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "policy build {crate_dir}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    target
+}
