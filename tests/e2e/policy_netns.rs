@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use holdfast_tests::lab::{Lab, wait_until};
+use holdfast_tests::lab::wait_until;
 
 mod common;
 use common::{VIP, build_policy, cache, instance, lab_or_skip, only_holder, start};

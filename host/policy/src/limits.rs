@@ -126,7 +126,7 @@ impl ModuleShape {
 
     fn function(&mut self, body: &FunctionBody<'_>) -> Result<(), BinaryReaderError> {
         let range = body.range();
-        self.function_bytes = self.function_bytes.max((range.end - range.start) as u64);
+        self.function_bytes = self.function_bytes.max(range.end - range.start);
         let mut locals = 0u64;
         for group in body.get_locals_reader()? {
             locals += u64::from(group?.0);
