@@ -4,7 +4,7 @@
 //! r1 runs the `lower` policy (its base 240 becomes 80) and is master over
 //! r2 (60); without its policy, r1 would advertise 240. Each hostile swap
 //! must be refused with a clear log line while r1 keeps advertising 80 on
-//! its 0.05 s schedule (the old policy runs on), its resident memory stays
+//! its 0.1 s schedule (the old policy runs on), its resident memory stays
 //! within 16 MiB of where it was, and SIGTERM ends it within a second.
 //! Needs root.
 
@@ -20,7 +20,7 @@ use common::{VIP, build_policy, cache, instance, lab_or_skip, only_holder, start
 
 /// How much r1's resident memory may grow over a refused swap.
 const RSS_BOUND_KIB: u64 = 16 * 1024;
-const INTERVAL: f64 = 0.05;
+const INTERVAL: f64 = 0.1;
 
 fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -113,7 +113,7 @@ fn r1_adverts(lab: &Lab, capture: Capture) -> Vec<(f64, u8)> {
 
 /// Every advert carries the old policy's answer, on schedule.
 fn check_adverts(adverts: &[(f64, u8)]) {
-    assert!(adverts.len() >= 10, "{} adverts", adverts.len());
+    assert!(adverts.len() >= 8, "{} adverts", adverts.len());
     let priorities: Vec<u8> = adverts.iter().map(|a| a.1).collect();
     assert!(
         priorities.iter().all(|&p| p == 80),

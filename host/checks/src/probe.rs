@@ -26,6 +26,8 @@ pub enum ProbeKind {
         /// Accepted status ranges, inclusive.
         status: Vec<(u16, u16)>,
     },
+    /// A program; exit 0 means up. The target is not used.
+    Exec(crate::ExecCommand),
 }
 
 /// A probe against one target.
@@ -55,7 +57,17 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    fn failed(started: Instant, error: String) -> Self {
+    pub(crate) fn passed(started: Instant) -> Self {
+        Self {
+            success: true,
+            latency: started.elapsed(),
+            status: None,
+            body_snippet: None,
+            error: None,
+        }
+    }
+
+    pub(crate) fn failed(started: Instant, error: String) -> Self {
         Self {
             success: false,
             latency: started.elapsed(),
@@ -69,6 +81,10 @@ impl Outcome {
 impl Probe {
     /// Runs the probe once, bounded by its timeout.
     pub async fn run(&self) -> Outcome {
+        if let ProbeKind::Exec(command) = &self.kind {
+            // Bounded by its own timeout, which kills its process group.
+            return crate::exec::run(command, self.timeout).await;
+        }
         let started = Instant::now();
         match tokio::time::timeout(self.timeout, self.attempt(started)).await {
             Ok(outcome) => outcome,
@@ -85,13 +101,7 @@ impl Probe {
             Err(e) => return Outcome::failed(started, format!("connect: {e}")),
         };
         let ProbeKind::Http { path, host, status } = &self.kind else {
-            return Outcome {
-                success: true,
-                latency: started.elapsed(),
-                status: None,
-                body_snippet: None,
-                error: None,
-            };
+            return Outcome::passed(started);
         };
         let _ = stream.set_nodelay(true);
         let (mut sender, conn) =

@@ -125,6 +125,7 @@ fn instance_fields(o: &VrrpInstanceCfg, n: &VrrpInstanceCfg) -> Vec<String> {
         excluded_vips => "virtual-ipaddress-excluded",
         track_interfaces => "track-interface",
         track_files => "track-file",
+        track_checks => "track-check",
         priority_policy => "priority-policy",
         notify => "notify",
         garp => "garp",

@@ -32,6 +32,9 @@ pub enum ProblemKind {
     Conflict,
     /// The file could not be read.
     Io,
+    /// A setting holdfast knows but does not run yet: accepting it would
+    /// make a configuration look right and silently do nothing.
+    Unsupported,
 }
 
 impl ProblemKind {
@@ -48,6 +51,7 @@ impl ProblemKind {
             Self::Reference => "holdfast::config::reference",
             Self::Conflict => "holdfast::config::conflict",
             Self::Io => "holdfast::config::io",
+            Self::Unsupported => "holdfast::config::unsupported",
         }
     }
 }

@@ -59,6 +59,8 @@ pub struct Config {
     pub sync_groups: Vec<SyncGroupCfg>,
     /// Virtual servers in file order.
     pub virtual_servers: Vec<VirtualServerCfg>,
+    /// `vrrp-check` blocks by name, in name order.
+    pub vrrp_checks: BTreeMap<String, VrrpCheckCfg>,
 }
 
 impl Config {
@@ -266,6 +268,26 @@ pub struct TrackInterfaceCfg {
     pub weight: i32,
 }
 
+/// A `track-check` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrackCheckCfg {
+    /// The `vrrp-check` block tracked.
+    pub name: String,
+    /// `weight=`: added while the check passes if positive, while it fails
+    /// if negative; 0 means Fault while it fails.
+    pub weight: i32,
+}
+
+/// A `vrrp-check "NAME" { check ... }` block: checks that drive VRRP
+/// priority through `track-check` (keepalived's `vrrp_script`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VrrpCheckCfg {
+    /// Its name, referenced by `track-check`.
+    pub name: String,
+    /// Its checks: the block passes while every one of them is up.
+    pub checks: Vec<CheckCfg>,
+}
+
 /// A `track-file` entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TrackFileCfg {
@@ -349,6 +371,8 @@ pub struct VrrpInstanceCfg {
     pub track_interfaces: Vec<TrackInterfaceCfg>,
     /// `track-file`.
     pub track_files: Vec<TrackFileCfg>,
+    /// `track-check NAME weight=N`: `vrrp-check` blocks.
+    pub track_checks: Vec<TrackCheckCfg>,
     /// `priority-policy`: name of a defined policy.
     pub priority_policy: Option<String>,
     /// Notify scripts.
@@ -534,6 +558,9 @@ pub struct CheckCfg {
     pub fall: u32,
     /// `port=`: probe this port instead of the real server's.
     pub port: Option<u16>,
+    /// `connect-ip=`: probe this address instead of the real server's
+    /// (required for network kinds in a `vrrp-check`).
+    pub connect_ip: Option<std::net::IpAddr>,
 }
 
 /// A `real-server "ADDR:PORT" { .. }`.

@@ -81,6 +81,20 @@ impl Diags {
         self.push(p);
     }
 
+    /// Reports a setting that holdfast knows but does not run yet (at
+    /// `span`): it is an error, never a silent pass.
+    pub(crate) fn unsupported(&mut self, span: impl Into<SourceSpan>, what: &str, instead: &str) {
+        self.push(
+            Problem::new(
+                ProblemKind::Unsupported,
+                span,
+                format!("{what} is not supported yet"),
+                "not run by this version",
+            )
+            .help(instead.to_string()),
+        );
+    }
+
     /// Reports properties of `node` that are not in `allowed`.
     pub(crate) fn check_props(&mut self, node: &KdlNode, allowed: &[&str]) {
         for entry in node.entries() {

@@ -15,6 +15,7 @@ fn kind_name(kind: RefKind) -> &'static str {
         RefKind::Policy => "policy",
         RefKind::Instance => "vrrp-instance",
         RefKind::SyncGroup => "vrrp-sync-group",
+        RefKind::VrrpCheck => "vrrp-check",
     }
 }
 

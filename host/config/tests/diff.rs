@@ -99,11 +99,11 @@ fn real_server_changes_are_listed_per_destination() {
 #[test]
 fn policy_and_global_changes() {
     let new = format!(
-        "global {{ router-id \"lb2\"; }}\n{}",
+        "global {{ notify-timeout 20; }}\n{}",
         BASE.replace("fuel 100000", "fuel 200000")
     );
     let d = diff(&parse(BASE), &parse(&new));
-    assert_eq!(d.global, ["router-id"]);
+    assert_eq!(d.global, ["notify-timeout"]);
     assert_eq!(d.policies, [modified("track", &["fuel"])]);
 }
 

@@ -82,18 +82,15 @@ fn unicast_tracking_and_sync_group() {
         }]
     );
     assert_eq!(i.track_files[0].weight, -10);
-    assert_eq!(i.use_vmac.as_deref(), Some("vrrp.1"));
-    assert!(!c.vrrp_instances[1].accept);
+    assert!(c.vrrp_instances[1].accept);
+    assert!(!i.dont_track_primary);
+    assert!(c.vrrp_instances[2].dont_track_primary);
     assert_eq!(c.sync_groups[0].members, ["VI_1", "VI_1v6"]);
 }
 
 #[test]
 fn virtual_servers_checks_and_params() {
     let c = load("lvs-only.kdl");
-    assert_eq!(
-        c.global.api,
-        Some(ApiEndpoint::Tcp("127.0.0.1:9190".parse().unwrap()))
-    );
     assert!(c.global.lvs_flush_on_stop);
     let p = &c.policies["verdict"];
     assert_eq!(p.fallback, HealthFallback::Down);
@@ -122,23 +119,27 @@ fn virtual_servers_checks_and_params() {
     assert_eq!(
         rs.checks[0].kind,
         CheckKind::Http {
-            tls: true,
+            tls: false,
             path: "/health".into(),
             status: vec![(200, 299), (301, 301)],
             host: Some("www.example.com".into())
         }
     );
     assert_eq!(rs.checks[0].interval, Duration::from_millis(500));
+    assert_eq!(
+        (rs.checks[0].connect_ip, rs.checks[0].port),
+        (Some("10.0.1.111".parse().unwrap()), Some(8080))
+    );
     assert_eq!((rs.checks[0].rise, rs.checks[0].fall), (2, 3));
     assert_eq!(vs.real_servers[1].weight, 0);
 
     let udp = &c.virtual_servers[1];
     assert!(udp.one_packet);
+    assert_eq!(udp.real_servers[0].checks[1].kind, CheckKind::Tcp);
     assert_eq!(
-        udp.real_servers[0].checks[1].kind,
-        CheckKind::Udp {
-            payload: vec![0xc0, 0xff, 0xee],
-            require_reply: true
+        udp.real_servers[0].checks[0].kind,
+        CheckKind::Exec {
+            command: "dig +short @2001:db8::11 'example.com.' AAAA".into()
         }
     );
     assert_eq!(udp.real_servers[0].checks[1].port, Some(5353));

@@ -8,7 +8,7 @@ use kdl::KdlNode;
 
 use crate::error::{Problem, ProblemKind};
 use crate::model::{ApiEndpoint, GlobalCfg, VrrpVersion};
-use crate::reader::{Diags, children};
+use crate::reader::{Diags, children, name_span};
 
 const GLOBAL_NODES: &[&str] = &[
     "router-id",
@@ -37,13 +37,25 @@ pub(super) fn read(node: &KdlNode, d: &mut Diags) -> GlobalCfg {
                 if let Some(v) = d.single(child, "a name").and_then(|e| d.nonempty(e)) {
                     g.router_id = Some(v.to_string());
                 }
+                d.unsupported(
+                    name_span(child),
+                    "`router-id`",
+                    "nothing reads it until the event stream and API exist; remove it",
+                );
             }
             "api" => {
                 if let Some(e) = d.single(child, "an endpoint")
                     && let Some(v) = d.string(e)
                 {
                     match parse_api(v) {
-                        Some(api) => g.api = Some(api),
+                        Some(api) => {
+                            g.api = Some(api);
+                            d.unsupported(
+                                name_span(child),
+                                "the control API (`api`)",
+                                "no API listens in this version; remove it",
+                            );
+                        }
                         None => d.push(
                             Problem::new(
                                 ProblemKind::Value,

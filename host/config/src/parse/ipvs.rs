@@ -9,8 +9,7 @@ use kdl::{KdlEntry, KdlNode};
 use super::{Anchors, RefKind};
 use crate::error::{Problem, ProblemKind};
 use crate::model::{
-    CheckCfg, CheckKind, Family, Forwarding, Protocol, RealServerCfg, TunnelType, VirtualServerCfg,
-    VirtualServerKey,
+    Family, Forwarding, Protocol, RealServerCfg, TunnelType, VirtualServerCfg, VirtualServerKey,
 };
 use crate::reader::{Diags, args, children, name_span, prop};
 
@@ -38,8 +37,6 @@ pub(crate) const SCHEDULERS: &[&str] = &[
 ];
 
 const RS_NODES: &[&str] = &["check", "health-policy", "notify-up", "notify-down"];
-const CHECK_KINDS: &[&str] = &["tcp", "http", "https", "udp", "dns", "icmp", "exec"];
-const CHECK_COMMON: &[&str] = &["interval", "timeout", "rise", "fall", "port"];
 
 fn socket_addr(d: &mut Diags, entry: &KdlEntry, port_optional: bool) -> Option<SocketAddr> {
     let s = d.string(entry)?;
@@ -73,7 +70,12 @@ fn socket_addr(d: &mut Diags, entry: &KdlEntry, port_optional: bool) -> Option<S
     None
 }
 
-fn one_of<'a>(d: &mut Diags, entry: &KdlEntry, what: &str, allowed: &[&'a str]) -> Option<&'a str> {
+pub(super) fn one_of<'a>(
+    d: &mut Diags,
+    entry: &KdlEntry,
+    what: &str,
+    allowed: &[&'a str],
+) -> Option<&'a str> {
     let s = d.string(entry)?;
     if let Some(found) = allowed.iter().find(|a| a.eq_ignore_ascii_case(s)) {
         return Some(found);
@@ -461,7 +463,7 @@ fn read_real_server(
         }
         match name {
             "check" => {
-                if let Some(c) = read_check(child, d) {
+                if let Some(c) = super::check::read(child, d, super::check::Where::RealServer) {
                     rs.checks.push(c);
                 }
             }
@@ -491,177 +493,4 @@ fn read_real_server(
     addr?;
     weight?;
     Some(rs)
-}
-
-/// `"200-299"` or `"200,204,300-399"`.
-fn parse_status(s: &str) -> Option<Vec<(u16, u16)>> {
-    s.split(',')
-        .map(|part| {
-            let (lo, hi) = part
-                .trim()
-                .split_once('-')
-                .unwrap_or((part.trim(), part.trim()));
-            let (lo, hi) = (
-                lo.trim().parse::<u16>().ok()?,
-                hi.trim().parse::<u16>().ok()?,
-            );
-            ((100..=599).contains(&lo) && (lo..=599).contains(&hi)).then_some((lo, hi))
-        })
-        .collect()
-}
-
-fn read_check(node: &KdlNode, d: &mut Diags) -> Option<CheckCfg> {
-    d.max_args(node, 1);
-    d.no_children(node);
-    let kind = d
-        .arg(node, 0, "a kind")
-        .and_then(|e| one_of(d, e, "check kind", CHECK_KINDS));
-    let specific: &[&str] = match kind {
-        Some("http" | "https") => &["path", "status", "host"],
-        Some("udp") => &["payload", "require-reply"],
-        Some("dns") => &["name", "type"],
-        Some("exec") => &["command"],
-        _ => &[],
-    };
-    let allowed: Vec<&str> = CHECK_COMMON.iter().chain(specific).copied().collect();
-    if kind.is_some() {
-        d.check_props(node, &allowed);
-    }
-    let kind = kind?;
-
-    let string_prop = |d: &mut Diags, key: &str| {
-        prop(node, key)
-            .and_then(|e| d.nonempty(e))
-            .map(str::to_string)
-    };
-    let kind = match kind {
-        "tcp" => CheckKind::Tcp,
-        "icmp" => CheckKind::Icmp,
-        "http" | "https" => {
-            let status = match prop(node, "status") {
-                Some(e) => {
-                    let s = d.string(e)?;
-                    let Some(ranges) = parse_status(s) else {
-                        d.push(
-                            Problem::new(ProblemKind::Value, e.span(), format!("bad status list `{s}`"), "not status ranges")
-                                .help("write codes or ranges between 100 and 599, e.g. \"200-299\" or \"200,204,300-399\""),
-                        );
-                        return None;
-                    };
-                    ranges
-                }
-                None => vec![(200, 299)],
-            };
-            let path = string_prop(d, "path").unwrap_or_else(|| "/".to_string());
-            if !path.starts_with('/') {
-                d.push(
-                    Problem::new(
-                        ProblemKind::Value,
-                        prop(node, "path")?.span(),
-                        "an HTTP path starts with `/`",
-                        "relative path",
-                    )
-                    .help(format!("write \"/{path}\"")),
-                );
-            }
-            CheckKind::Http {
-                tls: kind == "https",
-                path,
-                status,
-                host: string_prop(d, "host"),
-            }
-        }
-        "udp" => {
-            let payload = match prop(node, "payload") {
-                Some(e) => {
-                    let s = d.string(e)?;
-                    match hex_bytes(s) {
-                        Some(b) => b,
-                        None => {
-                            d.push(
-                                Problem::new(
-                                    ProblemKind::Value,
-                                    e.span(),
-                                    "payload is not hex",
-                                    "not hex bytes",
-                                )
-                                .help("write the datagram as hex digits, e.g. \"deadbeef\""),
-                            );
-                            return None;
-                        }
-                    }
-                }
-                None => Vec::new(),
-            };
-            let require_reply = prop(node, "require-reply")
-                .and_then(|e| d.boolean(e))
-                .unwrap_or(false);
-            CheckKind::Udp {
-                payload,
-                require_reply,
-            }
-        }
-        "dns" => CheckKind::Dns {
-            name: string_prop(d, "name").unwrap_or_else(|| ".".to_string()),
-            record: match prop(node, "type") {
-                Some(e) => one_of(
-                    d,
-                    e,
-                    "record type",
-                    &["A", "AAAA", "NS", "CNAME", "SOA", "MX", "TXT"],
-                )?
-                .to_string(),
-                None => "SOA".to_string(),
-            },
-        },
-        _ => match string_prop(d, "command") {
-            Some(command) => CheckKind::Exec { command },
-            None => {
-                d.push(
-                    Problem::new(
-                        ProblemKind::Missing,
-                        node.entries()[0].span(),
-                        "exec check without `command=`",
-                        "no command",
-                    )
-                    .help("add `command=\"/usr/local/bin/check-app\"`"),
-                );
-                return None;
-            }
-        },
-    };
-
-    let secs = |d: &mut Diags, key: &str, default: u64| match prop(node, key) {
-        Some(e) => d.seconds(e, 0.01, 3600.0, key),
-        None => Some(Duration::from_secs(default)),
-    };
-    let count = |d: &mut Diags, key: &str, default: u32| match prop(node, key) {
-        Some(e) => d.int(e, 1, 100, key),
-        None => Some(default),
-    };
-    let interval = secs(d, "interval", 5)?;
-    let timeout = secs(d, "timeout", 2)?;
-    let port = match prop(node, "port") {
-        Some(e) => Some(d.int(e, 1, 65535, "port")?),
-        None => None,
-    };
-    Some(CheckCfg {
-        kind,
-        interval,
-        timeout,
-        rise: count(d, "rise", 2)?,
-        fall: count(d, "fall", 3)?,
-        port,
-    })
-}
-
-fn hex_bytes(s: &str) -> Option<Vec<u8>> {
-    let s = s.trim();
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
 }

@@ -1,5 +1,6 @@
 //! KDL text → typed [`Config`], with every problem collected.
 
+mod check;
 mod global;
 mod ipvs;
 mod policy;
@@ -24,6 +25,7 @@ const TOP_LEVEL: &[&str] = &[
     "vrrp-instance",
     "vrrp-sync-group",
     "virtual-server",
+    "vrrp-check",
 ];
 
 /// What a name in the file refers to.
@@ -35,6 +37,8 @@ pub(crate) enum RefKind {
     Instance,
     /// A `vrrp-sync-group` block (never referenced, but names must be unique).
     SyncGroup,
+    /// A `vrrp-check` block.
+    VrrpCheck,
 }
 
 /// A use of a name that must resolve to a definition.
@@ -157,6 +161,7 @@ fn read_document(doc: &KdlDocument, d: &mut Diags, anchors: &mut Anchors) -> Con
         vrrp_instances: Vec::new(),
         sync_groups: Vec::new(),
         virtual_servers: Vec::new(),
+        vrrp_checks: BTreeMap::new(),
     };
 
     for node in doc.nodes() {
@@ -180,6 +185,11 @@ fn read_document(doc: &KdlDocument, d: &mut Diags, anchors: &mut Anchors) -> Con
             "virtual-server" => {
                 if let Some(vs) = ipvs::read_virtual_server(node, d, anchors) {
                     config.virtual_servers.push(vs);
+                }
+            }
+            "vrrp-check" => {
+                if let Some(c) = check::read_vrrp_check(node, d, anchors) {
+                    config.vrrp_checks.entry(c.name.clone()).or_insert(c);
                 }
             }
             _ => d.unknown_node(node, "the top level", TOP_LEVEL),

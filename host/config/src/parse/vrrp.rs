@@ -12,7 +12,7 @@ use super::{Anchors, RefKind, block_name};
 use crate::error::{Problem, ProblemKind};
 use crate::model::{
     Authentication, Family, GarpCfg, GlobalCfg, InitialState, NotifyCfg, Preempt, SyncGroupCfg,
-    TrackFileCfg, TrackInterfaceCfg, VipCfg, VrrpInstanceCfg, VrrpVersion,
+    TrackCheckCfg, TrackFileCfg, TrackInterfaceCfg, VipCfg, VrrpInstanceCfg, VrrpVersion,
 };
 use crate::reader::{Diags, args, children, name_span, prop};
 
@@ -36,6 +36,7 @@ const INSTANCE_NODES: &[&str] = &[
     "track-interface",
     "track-file",
     "priority-policy",
+    "track-check",
     "notify-master",
     "notify-backup",
     "notify-fault",
@@ -57,6 +58,7 @@ const REPEATABLE: &[&str] = &[
     "virtual-ipaddress-excluded",
     "track-interface",
     "track-file",
+    "track-check",
 ];
 
 /// Linux interface names are at most 15 bytes (IFNAMSIZ - 1).
@@ -209,6 +211,7 @@ pub(super) fn read_instance(
         excluded_vips: Vec::new(),
         track_interfaces: Vec::new(),
         track_files: Vec::new(),
+        track_checks: Vec::new(),
         priority_policy: None,
         notify: NotifyCfg::default(),
         garp: GarpCfg::default(),
@@ -323,6 +326,11 @@ pub(super) fn read_instance(
             "no-accept" => {
                 d.flag(child);
                 cfg.accept = false;
+                d.unsupported(
+                    name_span(child),
+                    "`no-accept`",
+                    "a master always accepts traffic for its VIPs in this version; remove it (`accept` is the default)",
+                );
             }
             "unicast-source" => {
                 if let Some(e) = d.single(child, "an address") {
@@ -409,6 +417,23 @@ pub(super) fn read_instance(
                     cfg.track_files.push(TrackFileCfg { path, weight });
                 }
             }
+            "track-check" => {
+                d.max_args(child, 1);
+                d.check_props(child, &["weight"]);
+                d.no_children(child);
+                let name = d.arg(child, 0, "a vrrp-check name").and_then(|e| {
+                    let n = d.nonempty(e)?;
+                    anchors.reference(RefKind::VrrpCheck, n, e.span());
+                    Some(n.to_string())
+                });
+                let weight = match prop(child, "weight") {
+                    Some(e) => d.int(e, -253, 253, "track-check weight"),
+                    None => Some(0),
+                };
+                if let (Some(name), Some(weight)) = (name, weight) {
+                    cfg.track_checks.push(TrackCheckCfg { name, weight });
+                }
+            }
             "priority-policy" => {
                 if let Some(e) = d.single(child, "a policy name")
                     && let Some(p) = d.nonempty(e)
@@ -461,6 +486,11 @@ pub(super) fn read_instance(
                 d.check_props(child, &[]);
                 d.no_children(child);
                 use_vmac = Some(args(child).next().and_then(|e| interface_name(d, e)));
+                d.unsupported(
+                    name_span(child),
+                    "`use-vmac`",
+                    "VIPs live on the instance's interface with its own MAC in this version; remove it",
+                );
             }
             "dont-track-primary" => {
                 d.flag(child);

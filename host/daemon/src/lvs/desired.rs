@@ -100,7 +100,11 @@ pub(crate) fn rules(vs: &VirtualServerCfg) -> MembershipRules {
 
 /// Where a check probes: the real server, or its `port=`; a fwmark real
 /// server without a port is probed on the port of the check.
-pub(crate) fn check_target(rs: &RealServerCfg, port: Option<u16>) -> std::net::SocketAddr {
-    let ip: IpAddr = rs.addr.ip();
+pub(crate) fn check_target(
+    rs: &RealServerCfg,
+    connect_ip: Option<IpAddr>,
+    port: Option<u16>,
+) -> std::net::SocketAddr {
+    let ip: IpAddr = connect_ip.unwrap_or(rs.addr.ip());
     std::net::SocketAddr::new(ip, port.unwrap_or(rs.addr.port()))
 }

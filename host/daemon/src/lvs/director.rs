@@ -12,7 +12,7 @@ use holdfast_ipvs::reconcile::{
 use holdfast_ipvs::{Dest, IpvsError, IpvsHandle, Service, ServiceKey, apply};
 use holdfast_policy::{HealthVerdict, ProbeResult, WeightInput};
 use tokio::sync::{mpsc, oneshot};
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use super::desired;
 use super::policy::{Answer, Ask, RsId, Worker};
@@ -63,7 +63,7 @@ struct CheckId {
     vs: usize,
     rs: usize,
     check: usize,
-    kind_http: bool,
+    kind: holdfast_policy::ProbeKind,
 }
 
 pub(crate) struct Director {
@@ -154,31 +154,16 @@ impl Director {
         for (v, vs) in config.virtual_servers.iter().enumerate() {
             for (r, rs) in vs.real_servers.iter().enumerate() {
                 for (c, check) in rs.checks.iter().enumerate() {
-                    let (kind, http) = match &check.kind {
-                        CheckKind::Tcp => (ProbeKind::Tcp, false),
-                        CheckKind::Http {
-                            tls: false,
-                            path,
-                            status,
-                            host,
-                        } => (
-                            ProbeKind::Http {
-                                path: path.clone(),
-                                host: host.clone(),
-                                status: status.clone(),
-                            },
-                            true,
-                        ),
-                        other => {
-                            // Not implemented yet: it must not hold the server down.
-                            warn!(real_server = %rs.addr, check = ?other, "this check kind is not implemented yet; it counts as passing");
-                            self.vss[v].servers[r].checks[c] = true;
-                            continue;
-                        }
+                    let Some((kind, policy_kind)) = probe_kind(&check.kind) else {
+                        // `holdfast check` rejects what does not run; should one
+                        // get here anyway, it holds the server down, never up.
+                        error!(real_server = %rs.addr, check = ?check.kind, "check kind not runnable; the server counts as down");
+                        self.vss[v].servers[r].checks[c] = false;
+                        continue;
                     };
                     let probe = Probe {
                         kind,
-                        target: desired::check_target(rs, check.port),
+                        target: desired::check_target(rs, check.connect_ip, check.port),
                         timeout: check.timeout,
                     };
                     let id = self.checks.len();
@@ -186,7 +171,7 @@ impl Director {
                         vs: v,
                         rs: r,
                         check: c,
-                        kind_http: http,
+                        kind: policy_kind,
                     });
                     let hysteresis = RiseFall::new(check.rise, check.fall, vs.alpha);
                     self.checkers.push(Checker::spawn(
@@ -251,11 +236,7 @@ impl Director {
         let rs: RsId = (id.vs, id.rs);
         if s.health_policy {
             let input = ProbeResult {
-                kind: if id.kind_http {
-                    holdfast_policy::ProbeKind::Http
-                } else {
-                    holdfast_policy::ProbeKind::Tcp
-                },
+                kind: id.kind,
                 target: format!("{}:{}", s.dest.addr, s.dest.port),
                 success: ev.outcome.success,
                 latency_us: Some(latency_us),
@@ -458,4 +439,29 @@ fn describe(op: &Operation) -> String {
         }
         Operation::DelDest(k, d) => format!("remove {}:{} from {k}", d.addr, d.port),
     }
+}
+
+/// The probe for a configured check, and its kind as health policies see it.
+fn probe_kind(kind: &CheckKind) -> Option<(ProbeKind, holdfast_policy::ProbeKind)> {
+    Some(match kind {
+        CheckKind::Tcp => (ProbeKind::Tcp, holdfast_policy::ProbeKind::Tcp),
+        CheckKind::Http {
+            tls: false,
+            path,
+            status,
+            host,
+        } => (
+            ProbeKind::Http {
+                path: path.clone(),
+                host: host.clone(),
+                status: status.clone(),
+            },
+            holdfast_policy::ProbeKind::Http,
+        ),
+        CheckKind::Exec { command } => (
+            ProbeKind::Exec(holdfast_checks::ExecCommand::parse(command)?),
+            holdfast_policy::ProbeKind::Exec,
+        ),
+        _ => return None,
+    })
 }

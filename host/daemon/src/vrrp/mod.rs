@@ -3,6 +3,7 @@
 //! gracefully.
 
 mod addresses;
+mod checks;
 pub(crate) mod notify;
 mod policy_worker;
 mod reload;
@@ -240,11 +241,37 @@ pub(crate) async fn start(config: &Config) -> Result<Vrrp, NetError> {
         policies,
         board,
     };
+    // Only the blocks some instance tracks run, on the checks thread.
+    let tracked: Vec<holdfast_config::VrrpCheckCfg> = config
+        .vrrp_checks
+        .values()
+        .filter(|c| {
+            config
+                .vrrp_instances
+                .iter()
+                .any(|i| i.track_checks.iter().any(|t| t.name == c.name))
+        })
+        .cloned()
+        .collect();
+    let (checks, checks_rx) = if tracked.is_empty() {
+        (None, mpsc::unbounded_channel().1)
+    } else {
+        let (c, rx) = checks::spawn(tracked);
+        (Some(c), rx)
+    };
     let (stop_tx, stop_rx) = oneshot::channel();
+    let inputs = runner::Inputs {
+        packets: pkt_rx,
+        links,
+        answers: answers_rx,
+        reevaluate: reeval_rx,
+        checks: checks_rx,
+        stop: stop_rx,
+    };
     let task = tokio::spawn(async move {
-        runner
-            .run(pkt_rx, links, answers_rx, reeval_rx, stop_rx)
-            .await;
+        runner.run(inputs).await;
+        // The checks stop with the VRRP task.
+        drop(checks);
         let _ = addr_task.await;
     });
     Ok(Vrrp {

@@ -65,6 +65,9 @@ pub(crate) struct Slot {
     pub(crate) send_errors: u64,
     /// Set when `priority-policy` names a policy.
     pub(crate) policy: Option<PolicyState>,
+    /// The instance's own interface (link, primary address) decides Fault;
+    /// off with `dont-track-primary`.
+    pub(crate) track_primary: bool,
 }
 
 impl Slot {
@@ -83,7 +86,13 @@ impl Slot {
             instance,
             sender,
             vips,
-            tracking: Tracking::new(cfg.priority, &cfg.track_interfaces, &cfg.track_files),
+            tracking: Tracking::new(
+                cfg.priority,
+                &cfg.track_interfaces,
+                &cfg.track_checks,
+                &cfg.track_files,
+            ),
+            track_primary: !cfg.dont_track_primary,
             notify: cfg.notify.clone(),
             notifier,
             send_errors: 0,
@@ -99,6 +108,16 @@ pub(crate) struct Group {
     pub(crate) notify: NotifyCfg,
     pub(crate) notifier: Notifier,
     pub(crate) state: State,
+}
+
+/// What the VRRP task listens to.
+pub(crate) struct Inputs {
+    pub(crate) packets: mpsc::Receiver<Packet>,
+    pub(crate) links: mpsc::UnboundedReceiver<LinkEvent>,
+    pub(crate) answers: mpsc::UnboundedReceiver<PolicyAnswer>,
+    pub(crate) reevaluate: mpsc::UnboundedReceiver<()>,
+    pub(crate) checks: mpsc::UnboundedReceiver<super::checks::CheckStatus>,
+    pub(crate) stop: oneshot::Receiver<()>,
 }
 
 pub(crate) struct Runner {
@@ -171,7 +190,15 @@ impl Runner {
                     weight: t.weight,
                 })
                 .collect(),
-            checks: Vec::new(),
+            checks: slot
+                .tracking
+                .checks()
+                .map(|(t, up)| holdfast_policy::TrackedCheck {
+                    name: t.name.clone(),
+                    up,
+                    weight: t.weight,
+                })
+                .collect(),
             master_priority: inst.master().map(|m| m.priority),
         };
         worker.send(PolicyRequest::Priority { slot: i, input });
@@ -267,7 +294,7 @@ impl Runner {
             let slot = &mut self.slots[i];
             match ev {
                 LinkEvent::Link(info) => {
-                    if info.index == slot.ifindex {
+                    if info.index == slot.ifindex && slot.track_primary {
                         if info.up {
                             slot.instance.interface_up(now);
                         } else {
@@ -281,8 +308,12 @@ impl Runner {
                 LinkEvent::LinkRemoved { index } if *index == slot.ifindex => {
                     slot.instance.interface_down(now)
                 }
+                // `dont-track-primary`: the instance's own link and address
+                // do not put it in Fault (keepalived's semantics).
                 LinkEvent::AddressRemoved { index, addr }
-                    if *index == slot.ifindex && *addr == slot.sender.source() =>
+                    if *index == slot.ifindex
+                        && *addr == slot.sender.source()
+                        && slot.track_primary =>
                 {
                     warn!(instance = %slot.name, address = %addr, "primary address removed: fault");
                     slot.instance.set_fault(now, FaultReason::Interface, true);
@@ -293,6 +324,22 @@ impl Runner {
                     slot.instance.set_fault(now, FaultReason::Interface, false);
                 }
                 _ => {}
+            }
+        }
+    }
+
+    /// A `vrrp-check` block changed: every instance tracking it re-evaluates.
+    fn on_check_status(&mut self, now: Instant, status: &super::checks::CheckStatus) {
+        for i in 0..self.slots.len() {
+            if self.slots[i].tracking.set_check(&status.name, status.up) {
+                info!(
+                    instance = %self.slots[i].name,
+                    check = %status.name,
+                    up = status.up,
+                    error = status.error.as_deref().unwrap_or(""),
+                    "tracked check changed"
+                );
+                self.apply_tracking(now, i);
             }
         }
     }
@@ -426,14 +473,15 @@ impl Runner {
     }
 
     /// The VRRP loop. Returns when `stop` fires, after releasing mastership.
-    pub(crate) async fn run(
-        mut self,
-        mut packets: mpsc::Receiver<Packet>,
-        mut links: mpsc::UnboundedReceiver<LinkEvent>,
-        mut answers: mpsc::UnboundedReceiver<PolicyAnswer>,
-        mut reevaluate: mpsc::UnboundedReceiver<()>,
-        mut stop: oneshot::Receiver<()>,
-    ) {
+    pub(crate) async fn run(mut self, inputs: Inputs) {
+        let Inputs {
+            mut packets,
+            mut links,
+            mut answers,
+            mut reevaluate,
+            mut checks,
+            mut stop,
+        } = inputs;
         let now = Instant::now();
         for i in 0..self.slots.len() {
             self.slots[i].tracking.refresh_files();
@@ -476,6 +524,7 @@ impl Runner {
                 Some(ev) = links.recv() => self.on_link_event(Instant::now(), &ev),
                 _ = file_poll.tick() => self.poll_files(Instant::now()),
                 Some(a) = answers.recv() => self.on_policy_answer(Instant::now(), a),
+                Some(c) = checks.recv() => self.on_check_status(Instant::now(), &c),
                 Some(()) = reevaluate.recv() => self.ask_all_policies(),
                 _ = policy_tick.tick(), if self.policies.is_some() => self.ask_all_policies(),
             }

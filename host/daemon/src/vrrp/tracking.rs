@@ -1,22 +1,25 @@
-//! keepalived's static tracking, computed natively: `track-interface` and
-//! `track-file` weights turn into an effective priority or a fault.
+//! keepalived's static tracking, computed natively: `track-interface`,
+//! `track-check` and `track-file` weights turn into an effective priority
+//! or a fault.
 //!
-//! Semantics (keepalived.conf(5)): a tracked interface with weight 0 puts
-//! the instance in Fault while down; a positive weight is added while it is
-//! up, a negative one while it is down. A tracked file's number is
+//! Semantics (keepalived.conf(5)): a tracked interface or check (a
+//! `vrrp_script`) with weight 0 puts the instance in Fault while down; a
+//! positive weight is added while it is up, a negative one while it is
+//! down. A tracked file's number is
 //! multiplied by its weight and added; with weight 0 any non-zero number is
 //! a fault, and so is a weighted value of -254 or less. An address owner (255) is never lowered by tracking. The result
 //! is clamped to 1..=254.
 
 use std::path::Path;
 
-use holdfast_config::{TrackFileCfg, TrackInterfaceCfg};
+use holdfast_config::{TrackCheckCfg, TrackFileCfg, TrackInterfaceCfg};
 
 /// The tracked objects of one instance and their last known status.
 #[derive(Debug, Clone)]
 pub(crate) struct Tracking {
     base: u8,
     interfaces: Vec<(TrackInterfaceCfg, bool)>,
+    checks: Vec<(TrackCheckCfg, bool)>,
     files: Vec<(TrackFileCfg, i64)>,
 }
 
@@ -30,14 +33,38 @@ pub(crate) enum Verdict {
 }
 
 impl Tracking {
-    pub(crate) fn new(base: u8, interfaces: &[TrackInterfaceCfg], files: &[TrackFileCfg]) -> Self {
+    pub(crate) fn new(
+        base: u8,
+        interfaces: &[TrackInterfaceCfg],
+        checks: &[TrackCheckCfg],
+        files: &[TrackFileCfg],
+    ) -> Self {
         Self {
             base,
             // Until the link monitor says otherwise, assume up (the instance
             // starts only after its own interface was found).
             interfaces: interfaces.iter().map(|t| (t.clone(), true)).collect(),
+            // keepalived's scripts pass until they fail `fall` times.
+            checks: checks.iter().map(|t| (t.clone(), true)).collect(),
             files: files.iter().map(|t| (t.clone(), 0)).collect(),
         }
+    }
+
+    /// Records a `vrrp-check` block's status; true if it is tracked and changed.
+    pub(crate) fn set_check(&mut self, name: &str, up: bool) -> bool {
+        let mut changed = false;
+        for (t, state) in &mut self.checks {
+            if t.name == name && *state != up {
+                *state = up;
+                changed = true;
+            }
+        }
+        changed
+    }
+
+    /// Tracked checks with their status, for a priority policy's input.
+    pub(crate) fn checks(&self) -> impl Iterator<Item = (&TrackCheckCfg, bool)> {
+        self.checks.iter().map(|(t, up)| (t, *up))
     }
 
     /// Records an interface's state; true if it is tracked and changed.
@@ -87,8 +114,13 @@ impl Tracking {
 
     pub(crate) fn verdict(&self) -> Verdict {
         let mut delta: i64 = 0;
-        for (t, up) in &self.interfaces {
-            match (t.weight, *up) {
+        let weighted = self
+            .interfaces
+            .iter()
+            .map(|(t, up)| (t.weight, *up))
+            .chain(self.checks.iter().map(|(t, up)| (t.weight, *up)));
+        for (weight, up) in weighted {
+            match (weight, up) {
                 (0, false) => return Verdict::Fault,
                 (w, true) if w > 0 => delta += i64::from(w),
                 (w, false) if w < 0 => delta += i64::from(w),
@@ -140,7 +172,12 @@ mod tests {
 
     #[test]
     fn interface_weights_follow_keepalived() {
-        let mut t = Tracking::new(100, &[iface("a", -20), iface("b", 10), iface("c", 0)], &[]);
+        let mut t = Tracking::new(
+            100,
+            &[iface("a", -20), iface("b", 10), iface("c", 0)],
+            &[],
+            &[],
+        );
         assert_eq!(
             t.verdict(),
             Verdict::Priority(110),
@@ -160,6 +197,47 @@ mod tests {
     }
 
     #[test]
+    fn check_weights_follow_keepalived_track_script() {
+        let check = |name: &str, weight| TrackCheckCfg {
+            name: name.into(),
+            weight,
+        };
+        let mut t = Tracking::new(
+            100,
+            &[iface("eth1", -5)],
+            &[check("nginx", -30), check("bonus", 20), check("db", 0)],
+            &[],
+        );
+        assert_eq!(
+            t.verdict(),
+            Verdict::Priority(120),
+            "a passing check adds its positive weight"
+        );
+        assert!(t.set_check("nginx", false));
+        assert_eq!(
+            t.verdict(),
+            Verdict::Priority(90),
+            "a failing check subtracts"
+        );
+        t.set_interface("eth1", false);
+        assert_eq!(
+            t.verdict(),
+            Verdict::Priority(85),
+            "checks and interfaces add up"
+        );
+        assert!(t.set_check("bonus", false));
+        assert_eq!(t.verdict(), Verdict::Priority(65));
+        assert!(!t.set_check("other", false), "not tracked");
+        t.set_check("db", false);
+        assert_eq!(t.verdict(), Verdict::Fault, "weight 0 failing is a fault");
+        t.set_check("db", true);
+        let low = Tracking::new(10, &[], &[check("x", -253)], &[]);
+        let mut low = low;
+        low.set_check("x", false);
+        assert_eq!(low.verdict(), Verdict::Priority(1), "clamped to 1");
+    }
+
+    #[test]
     fn files_multiply_and_clamp_and_owners_stay() {
         let dir = std::env::temp_dir().join(format!("holdfast-track-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -168,7 +246,7 @@ mod tests {
             path: f.clone(),
             weight: -10,
         }];
-        let mut t = Tracking::new(100, &[], &files);
+        let mut t = Tracking::new(100, &[], &[], &files);
         assert!(!t.refresh_files(), "a missing file reads as 0");
         std::fs::write(&f, "3\n").unwrap();
         assert!(t.refresh_files());
@@ -179,7 +257,7 @@ mod tests {
         std::fs::write(&f, "26").unwrap();
         t.refresh_files();
         assert_eq!(t.verdict(), Verdict::Fault, "-260 is a fault");
-        let mut owner = Tracking::new(255, &[], &files);
+        let mut owner = Tracking::new(255, &[], &[], &files);
         owner.refresh_files();
         assert_eq!(
             owner.verdict(),
@@ -197,7 +275,7 @@ mod tests {
             path: f.clone(),
             weight: 0,
         }];
-        let mut z = Tracking::new(100, &[], &zero);
+        let mut z = Tracking::new(100, &[], &[], &zero);
         z.refresh_files();
         assert_eq!(z.verdict(), Verdict::Fault);
         std::fs::remove_dir_all(&dir).unwrap();

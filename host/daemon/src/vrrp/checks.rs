@@ -1,0 +1,154 @@
+//! `vrrp-check` blocks (keepalived's `vrrp_script`), run on a thread and
+//! runtime of their own — never on the VRRP task's SCHED_RR thread, so a
+//! probe that hangs or a program that takes its time cannot delay an
+//! advert. Each check probes on its interval through its rise/fall; a
+//! block passes while every one of its checks is up. The VRRP task hears
+//! of a block only when its status changes.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use holdfast_checks::{CheckEvent, Checker, ExecCommand, Probe, ProbeKind, RiseFall};
+use holdfast_config::{CheckCfg, CheckKind, VrrpCheckCfg};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{error, info, warn};
+
+/// A block's status changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CheckStatus {
+    /// The `vrrp-check` block.
+    pub(crate) name: String,
+    /// Every check of the block is up.
+    pub(crate) up: bool,
+    /// Why it is down (the failing check's last error).
+    pub(crate) error: Option<String>,
+}
+
+/// The checks thread; dropping it stops every check.
+#[derive(Debug)]
+pub(crate) struct VrrpChecks {
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl Drop for VrrpChecks {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// The probe a configured check runs (its target from `connect-ip=` and
+/// `port=`, which `holdfast check` requires for network kinds here).
+fn probe(check: &CheckCfg) -> Option<Probe> {
+    let kind = match &check.kind {
+        CheckKind::Tcp => ProbeKind::Tcp,
+        CheckKind::Http {
+            tls: false,
+            path,
+            status,
+            host,
+        } => ProbeKind::Http {
+            path: path.clone(),
+            host: host.clone(),
+            status: status.clone(),
+        },
+        CheckKind::Exec { command } => ProbeKind::Exec(ExecCommand::parse(command)?),
+        _ => return None,
+    };
+    let target = match (check.connect_ip, check.port) {
+        (Some(ip), Some(port)) => SocketAddr::new(ip, port),
+        _ if matches!(kind, ProbeKind::Exec(_)) => SocketAddr::from(([0, 0, 0, 0], 0)),
+        _ => return None,
+    };
+    Some(Probe {
+        kind,
+        target,
+        timeout: check.timeout,
+    })
+}
+
+/// Starts the checks of `blocks` on their own thread.
+pub(crate) fn spawn(
+    blocks: Vec<VrrpCheckCfg>,
+) -> (VrrpChecks, mpsc::UnboundedReceiver<CheckStatus>) {
+    let (status_tx, status_rx) = mpsc::unbounded_channel();
+    let (stop_tx, stop_rx) = oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name("vrrp-checks".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    error!(error = %e, "cannot start the checks runtime; tracked checks stay as they are");
+                    return;
+                }
+            };
+            runtime.block_on(run(blocks, status_tx, stop_rx));
+        });
+    if let Err(e) = spawned {
+        error!(error = %e, "cannot start the checks thread; tracked checks stay as they are");
+    }
+    (
+        VrrpChecks {
+            stop: Some(stop_tx),
+        },
+        status_rx,
+    )
+}
+
+async fn run(
+    blocks: Vec<VrrpCheckCfg>,
+    status: mpsc::UnboundedSender<CheckStatus>,
+    mut stop: oneshot::Receiver<()>,
+) {
+    let (tx, mut events) = mpsc::unbounded_channel::<CheckEvent>();
+    // Check id → (block index, up); ids index `owner`.
+    let mut owner: Vec<(usize, bool)> = Vec::new();
+    let mut checkers = Vec::new();
+    for (b, block) in blocks.iter().enumerate() {
+        for check in &block.checks {
+            let Some(p) = probe(check) else {
+                warn!(check = %block.name, kind = ?check.kind, "check cannot run; it counts as down");
+                owner.push((b, false));
+                continue;
+            };
+            let id = owner.len();
+            // keepalived's vrrp_script starts passing until told otherwise.
+            owner.push((b, true));
+            let hysteresis = RiseFall::new(check.rise, check.fall, false);
+            checkers.push(Checker::spawn(
+                id,
+                p,
+                check.interval,
+                hysteresis,
+                tx.clone(),
+            ));
+        }
+    }
+    let mut last: BTreeMap<usize, bool> = BTreeMap::new();
+    loop {
+        let ev = tokio::select! {
+            _ = &mut stop => return,
+            ev = events.recv() => match ev { Some(ev) => ev, None => return },
+        };
+        let Some(slot) = owner.get_mut(ev.id) else {
+            continue;
+        };
+        slot.1 = ev.up;
+        let b = slot.0;
+        let up = owner.iter().filter(|(o, _)| *o == b).all(|(_, u)| *u);
+        if last.insert(b, up).unwrap_or(true) == up {
+            continue;
+        }
+        let name = blocks[b].name.clone();
+        let error = (!up).then(|| ev.outcome.error.clone()).flatten();
+        info!(check = %name, up, error = error.as_deref().unwrap_or(""), "vrrp-check changed");
+        if status.send(CheckStatus { name, up, error }).is_err() {
+            return;
+        }
+    }
+}
