@@ -29,4 +29,4 @@ mod validate;
 pub use diff::{Change, ConfigDiff, diff};
 pub use error::{ConfigError, Problem, ProblemKind};
 pub use model::*;
-pub use parse::{load, parse_str};
+pub use parse::{NOT_RUN_YET, Setting, accepted_settings, load, parse_str};

@@ -192,3 +192,23 @@ policy "b" {
         (MAX_MODULE_MIB_LIMIT, 2048, Duration::from_secs(120))
     );
 }
+
+#[test]
+fn settings_not_run_yet_are_rejected_as_unsupported() {
+    for (within, name) in holdfast_config::NOT_RUN_YET {
+        let text = match *within {
+            "global" => format!("global {{\n    {name} \"unix:/run/x.sock\"\n}}\n"),
+            _ => format!(
+                "vrrp-instance \"VI_1\" {{\n    interface \"eth0\"\n    virtual-router-id 51\n    virtual-ipaddress \"192.0.2.1/24\"\n    {name}\n}}\n"
+            ),
+        };
+        let err = holdfast_config::parse_str("x.kdl", &text).unwrap_err();
+        assert!(
+            err.problems
+                .iter()
+                .any(|p| p.kind == holdfast_config::ProblemKind::Unsupported),
+            "{within}/{name}: {}",
+            err.render(false)
+        );
+    }
+}

@@ -15,8 +15,9 @@ pub(crate) fn summary(config: &Config) -> String {
         .sum();
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     format!(
-        "{}, {}, {} ({}), {}",
+        "{}, {}, {}, {} ({}), {}",
         plural(config.vrrp_instances.len(), "vrrp instance"),
+        plural(config.vrrp_checks.len(), "vrrp check"),
         plural(config.sync_groups.len(), "sync group"),
         plural(config.virtual_servers.len(), "virtual server"),
         plural(real_servers, "real server"),

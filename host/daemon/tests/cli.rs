@@ -68,7 +68,7 @@ fn check_summary_counts_what_is_configured() {
         .unwrap();
     assert!(
         text(&out.stdout).ends_with(
-            "ok: 2 vrrp instances, 1 sync group, 1 virtual server (1 real server), 3 policies\n"
+            "ok: 2 vrrp instances, 1 vrrp check, 1 sync group, 1 virtual server (1 real server), 3 policies\n"
         ),
         "{}",
         text(&out.stdout)

@@ -20,8 +20,9 @@ pub(super) const CHECK_KINDS: &[&str] = &["tcp", "http", "https", "udp", "dns", 
 /// The kinds that run in this version.
 const RUNNING_KINDS: &[&str] = &["tcp", "http", "exec"];
 /// Properties every kind takes.
-pub(super) const CHECK_COMMON: &[&str] =
-    &["interval", "timeout", "rise", "fall", "port", "connect-ip"];
+const CHECK_TIMING: &[&str] = &["interval", "timeout", "rise", "fall"];
+/// Properties of the kinds that reach a target over the network.
+const CHECK_TARGET: &[&str] = &["port", "connect-ip"];
 
 /// Where a check is: its target comes from the real server, or (in a
 /// `vrrp-check`) from `connect-ip=` and `port=`.
@@ -66,15 +67,17 @@ pub(super) fn read_vrrp_check(
     Some(VrrpCheckCfg { name, checks })
 }
 
-/// The kind-specific properties of `kind`.
-pub(super) fn kind_props(kind: &str) -> &'static [&'static str] {
-    match kind {
+/// The properties a check of `kind` takes.
+pub(super) fn kind_props(kind: &str) -> Vec<&'static str> {
+    let specific: &[&str] = match kind {
         "http" | "https" => &["path", "status", "host"],
         "udp" => &["payload", "require-reply"],
         "dns" => &["name", "type"],
         "exec" => &["command"],
         _ => &[],
-    }
+    };
+    let target: &[&str] = if kind == "exec" { &[] } else { CHECK_TARGET };
+    [CHECK_TIMING, target, specific].concat()
 }
 
 /// Reads one `check` node.
@@ -84,8 +87,7 @@ pub(super) fn read(node: &KdlNode, d: &mut Diags, at: Where) -> Option<CheckCfg>
     let kind = d
         .arg(node, 0, "a kind")
         .and_then(|e| one_of(d, e, "check kind", CHECK_KINDS));
-    let specific = kind.map(kind_props).unwrap_or_default();
-    let allowed: Vec<&str> = CHECK_COMMON.iter().chain(specific).copied().collect();
+    let allowed = kind.map(kind_props).unwrap_or_default();
     if kind.is_some() {
         d.check_props(node, &allowed);
     }

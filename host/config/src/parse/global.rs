@@ -10,7 +10,7 @@ use crate::error::{Problem, ProblemKind};
 use crate::model::{ApiEndpoint, GlobalCfg, VrrpVersion};
 use crate::reader::{Diags, children, name_span};
 
-const GLOBAL_NODES: &[&str] = &[
+pub(super) const GLOBAL_NODES: &[&str] = &[
     "router-id",
     "api",
     "policy-cache",

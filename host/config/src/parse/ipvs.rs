@@ -13,7 +13,7 @@ use crate::model::{
 };
 use crate::reader::{Diags, args, children, name_span, prop};
 
-const VS_NODES: &[&str] = &[
+pub(super) const VS_NODES: &[&str] = &[
     "scheduler",
     "forwarding",
     "persistence-timeout",
@@ -36,7 +36,12 @@ pub(crate) const SCHEDULERS: &[&str] = &[
     "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "mh", "fo", "ovf", "twos",
 ];
 
-const RS_NODES: &[&str] = &["check", "health-policy", "notify-up", "notify-down"];
+pub(super) const RS_NODES: &[&str] = &["check", "health-policy", "notify-up", "notify-down"];
+pub(super) const VS_PROPS: &[&str] = &["protocol", "fwmark", "family"];
+pub(super) const QUORUM_PROPS: &[&str] = &["hysteresis"];
+pub(super) const FORWARDING_PROPS: &[&str] = &["type", "port"];
+pub(super) const RS_PROPS: &[&str] =
+    &["weight", "forwarding", "upper-threshold", "lower-threshold"];
 
 fn socket_addr(d: &mut Diags, entry: &KdlEntry, port_optional: bool) -> Option<SocketAddr> {
     let s = d.string(entry)?;
@@ -103,7 +108,7 @@ pub(super) fn read_virtual_server(
     anchors: &mut Anchors,
 ) -> Option<VirtualServerCfg> {
     d.max_args(node, 1);
-    d.check_props(node, &["protocol", "fwmark", "family"]);
+    d.check_props(node, VS_PROPS);
     let key = read_key(node, d, anchors);
     let fwmark = matches!(key, Some(VirtualServerKey::Fwmark { .. }));
     let family = key.map(|k| k.family());
@@ -169,7 +174,7 @@ pub(super) fn read_virtual_server(
             }
             "quorum" => {
                 d.max_args(child, 1);
-                d.check_props(child, &["hysteresis"]);
+                d.check_props(child, QUORUM_PROPS);
                 d.no_children(child);
                 if let Some(q) = d
                     .arg(child, 0, "a weight sum")
@@ -343,7 +348,7 @@ fn read_key(node: &KdlNode, d: &mut Diags, anchors: &mut Anchors) -> Option<Virt
 fn read_forwarding(node: &KdlNode, value: Option<&KdlEntry>, d: &mut Diags) -> Option<Forwarding> {
     if node.name().value() == "forwarding" {
         d.max_args(node, 1);
-        d.check_props(node, &["type", "port"]);
+        d.check_props(node, FORWARDING_PROPS);
         d.no_children(node);
         if value.is_none() {
             d.arg(node, 0, "a method");
@@ -405,10 +410,7 @@ fn read_real_server(
     anchors: &mut Anchors,
 ) -> Option<RealServerCfg> {
     d.max_args(node, 1);
-    d.check_props(
-        node,
-        &["weight", "forwarding", "upper-threshold", "lower-threshold"],
-    );
+    d.check_props(node, RS_PROPS);
     let addr = d
         .arg(node, 0, "ADDRESS:PORT")
         .and_then(|e| socket_addr(d, e, fwmark));

@@ -4,7 +4,10 @@ mod check;
 mod global;
 mod ipvs;
 mod policy;
+mod settings;
 mod vrrp;
+
+pub use settings::{NOT_RUN_YET, Setting, accepted_settings};
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -11,7 +11,7 @@ use crate::error::{Problem, ProblemKind};
 use crate::model::{HealthFallback, MAX_MODULE_MIB_LIMIT, ParamValue, PolicyCfg};
 use crate::reader::{Diags, args, children, name_span};
 
-const POLICY_NODES: &[&str] = &[
+pub(super) const POLICY_NODES: &[&str] = &[
     "path",
     "fuel",
     "timeout-ms",

@@ -16,7 +16,18 @@ use crate::model::{
 };
 use crate::reader::{Diags, args, children, name_span, prop};
 
-const INSTANCE_NODES: &[&str] = &[
+pub(super) const SYNC_GROUP_NODES: &[&str] = &[
+    "member",
+    "notify-master",
+    "notify-backup",
+    "notify-fault",
+    "notify-stop",
+    "notify",
+];
+pub(super) const VIP_PROPS: &[&str] = &["label", "dev"];
+pub(super) const TRACK_PROPS: &[&str] = &["weight"];
+
+pub(super) const INSTANCE_NODES: &[&str] = &[
     "interface",
     "virtual-router-id",
     "version",
@@ -97,7 +108,7 @@ pub(crate) fn interface_name(d: &mut Diags, entry: &KdlEntry) -> Option<String> 
 
 fn read_vip(d: &mut Diags, node: &KdlNode, interface: Option<&str>) -> Option<VipCfg> {
     d.max_args(node, 1);
-    d.check_props(node, &["label", "dev"]);
+    d.check_props(node, VIP_PROPS);
     d.no_children(node);
     let entry = d.arg(node, 0, "an address")?;
     let text = d.string(entry)?;
@@ -382,7 +393,7 @@ pub(super) fn read_instance(
             }
             "track-interface" => {
                 d.max_args(child, 1);
-                d.check_props(child, &["weight"]);
+                d.check_props(child, TRACK_PROPS);
                 d.no_children(child);
                 let iface = d
                     .arg(child, 0, "an interface name")
@@ -398,7 +409,7 @@ pub(super) fn read_instance(
             }
             "track-file" => {
                 d.max_args(child, 1);
-                d.check_props(child, &["weight"]);
+                d.check_props(child, TRACK_PROPS);
                 d.no_children(child);
                 let path = d
                     .arg(child, 0, "a file path")
@@ -419,7 +430,7 @@ pub(super) fn read_instance(
             }
             "track-check" => {
                 d.max_args(child, 1);
-                d.check_props(child, &["weight"]);
+                d.check_props(child, TRACK_PROPS);
                 d.no_children(child);
                 let name = d.arg(child, 0, "a vrrp-check name").and_then(|e| {
                     let n = d.nonempty(e)?;
@@ -708,14 +719,6 @@ pub(super) fn read_sync_group(
     d: &mut Diags,
     anchors: &mut Anchors,
 ) -> Option<SyncGroupCfg> {
-    const NODES: &[&str] = &[
-        "member",
-        "notify-master",
-        "notify-backup",
-        "notify-fault",
-        "notify-stop",
-        "notify",
-    ];
     let name = block_name(node, Some(RefKind::SyncGroup), d, anchors);
     d.check_props(node, &[]);
     let mut members = Vec::new();
@@ -736,11 +739,11 @@ pub(super) fn read_sync_group(
                     }
                 }
             }
-            key if NODES.contains(&key) => {
+            key if SYNC_GROUP_NODES.contains(&key) => {
                 d.once(&mut seen, child);
                 read_notify(child, &mut notify, d);
             }
-            _ => d.unknown_node(child, "`vrrp-sync-group`", NODES),
+            _ => d.unknown_node(child, "`vrrp-sync-group`", SYNC_GROUP_NODES),
         }
     }
     let name = name?;
