@@ -6,11 +6,13 @@
 //! master stops gracefully and the backup takes over; the master returns
 //! and preempts, and the backup yields. Needs root and `keepalived`.
 
-use std::process::Command;
 use std::time::Duration;
 
 use holdfast_tests::lab::{Daemon, Lab, wait_until};
 use holdfast_tests::skip_unless;
+
+mod common;
+use common::{keepalived_available, start_keepalived_with};
 
 #[derive(Clone, Copy)]
 struct Case {
@@ -103,37 +105,7 @@ fn start_holdfast(lab: &Lab, host: &str, case: &Case, priority: u8) -> Daemon {
 }
 
 fn start_keepalived(lab: &Lab, host: &str, case: &Case, priority: u8) -> Daemon {
-    let conf = lab.write(
-        &format!("{host}-keepalived.conf"),
-        &case.keepalived_config(host, priority),
-    );
-    let pid = lab.dir.join(format!("{host}-keepalived.pid"));
-    let vpid = lab.dir.join(format!("{host}-vrrp.pid"));
-    lab.spawn(
-        host,
-        &format!("{host}-keepalived"),
-        &[
-            "keepalived",
-            "-n",
-            "-l",
-            "-D",
-            "-G",
-            "-P",
-            "-f",
-            conf.to_str().unwrap(),
-            "-p",
-            pid.to_str().unwrap(),
-            "-r",
-            vpid.to_str().unwrap(),
-        ],
-    )
-}
-
-fn keepalived_available() -> bool {
-    Command::new("keepalived")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success() || !o.stderr.is_empty())
+    start_keepalived_with(lab, host, &case.keepalived_config(host, priority))
 }
 
 #[derive(Clone, Copy, PartialEq)]

@@ -169,3 +169,154 @@ fn dont_track_primary_keeps_a_master_out_of_fault_on_link_down() {
     );
     lab.set_link("r2", true);
 }
+
+/// Which implementation runs r1 in the side-by-side scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum R1 {
+    /// keepalived 2.2.7: `vrrp_script` + `track_script`.
+    Keepalived,
+    /// holdfast: `vrrp-check` + `track-check`, static arithmetic.
+    Holdfast,
+    /// holdfast, the same through the `keepalived-track` policy.
+    HoldfastPolicy,
+}
+
+/// What r1 advertised: its priorities in order, and how long after the
+/// script started failing (and after it recovered) the new priority went out.
+#[derive(Debug)]
+struct Timeline {
+    priorities: Vec<u8>,
+    lowered_after: f64,
+    restored_after: f64,
+}
+
+fn now_epoch() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+/// r1 (150) runs `test -e MARKER` every second (rise 2, fall 2, weight
+/// -60) against a holdfast r2 (120) at 1 s adverts; the marker goes away,
+/// then comes back.
+fn side_by_side(which: R1) -> Option<Timeline> {
+    let lab = lab_or_skip(&["r1", "r2"])?;
+    let marker = lab.dir.join("app-ok");
+    std::fs::write(&marker, "").unwrap();
+    let command = format!("test -e {}", marker.display());
+    let r1 = match which {
+        R1::Keepalived => common::start_keepalived_with(
+            &lab,
+            "r1",
+            &format!(
+                "global_defs {{\n    router_id r1\n    vrrp_version 3\n    script_user root\n}}\nvrrp_script app {{\n    script \"{command}\"\n    interval 1\n    timeout 1\n    rise 2\n    fall 2\n    weight -60\n}}\nvrrp_instance VI_1 {{\n    state BACKUP\n    interface eth0\n    virtual_router_id 51\n    priority 150\n    advert_int 1\n    virtual_ipaddress {{\n        {VIP}/24 dev eth0\n    }}\n    track_script {{\n        app\n    }}\n}}\n"
+            ),
+        ),
+        R1::Holdfast | R1::HoldfastPolicy => {
+            let mut config = format!(
+                "{}vrrp-check \"app\" {{\n    check \"exec\" command=\"{command}\" interval=1 timeout=1 rise=2 fall=2\n}}\n",
+                cache(&lab)
+            );
+            let mut extra = String::from("    track-check \"app\" weight=-60\n");
+            if which == R1::HoldfastPolicy {
+                let track = build_policy(&lab, "keepalived-track", "track.wasm");
+                config.push_str(&format!(
+                    "policy \"track\" {{\n    path \"{}\"\n}}\n",
+                    track.display()
+                ));
+                extra.push_str("    priority-policy \"track\"\n");
+            }
+            config.push_str(&instance(150, "1", &extra));
+            start(&lab, "r1", &config)
+        }
+    };
+    let _r2 = start(&lab, "r2", &instance(120, "1", ""));
+    assert!(
+        wait_until(Duration::from_secs(15), || lab.holders(VIP) == ["r1"]),
+        "{which:?}: r1 must be master first: {:?}\n{}",
+        lab.holders(VIP),
+        r1.log_text()
+    );
+    // Two more adverts at 150 with the script passing.
+    std::thread::sleep(Duration::from_millis(2500));
+    let capture = Capture::start(&lab.switch_ns(), &lab.dir.join("side.pcap"));
+    let failed_at = now_epoch();
+    std::fs::remove_file(&marker).unwrap();
+    assert!(
+        wait_until(Duration::from_secs(10), || lab.holders(VIP) == ["r2"]),
+        "{which:?}: r2 must take over\n{}",
+        r1.log_text()
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let recovered_at = now_epoch();
+    std::fs::write(&marker, "").unwrap();
+    assert!(
+        wait_until(Duration::from_secs(10), || lab.holders(VIP) == ["r1"]),
+        "{which:?}: r1 must preempt again\n{}",
+        r1.log_text()
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let r1_ip = lab.host("r1").ipv4.clone();
+    let adverts: Vec<(f64, u8)> = capture
+        .finish()
+        .into_iter()
+        .filter_map(|f| match f {
+            Frame::Advert { at, src, priority } if src.to_string() == r1_ip => Some((at, priority)),
+            _ => None,
+        })
+        .collect();
+    let first = |p: u8, after: f64| {
+        adverts
+            .iter()
+            .find(|(at, prio)| *prio == p && *at >= after)
+            .map(|(at, _)| at - after)
+    };
+    let mut priorities: Vec<u8> = Vec::new();
+    for (_, p) in &adverts {
+        if priorities.last() != Some(p) {
+            priorities.push(*p);
+        }
+    }
+    Some(Timeline {
+        lowered_after: first(90, failed_at).unwrap_or(f64::NAN),
+        restored_after: first(150, recovered_at).unwrap_or(f64::NAN),
+        priorities,
+    })
+}
+
+#[test]
+fn track_check_matches_keepalived_track_script() {
+    if !holdfast_tests::skip_unless(common::keepalived_available(), "keepalived") {
+        return;
+    }
+    let Some(keepalived) = side_by_side(R1::Keepalived) else {
+        return;
+    };
+    let Some(holdfast) = side_by_side(R1::Holdfast) else {
+        return;
+    };
+    let Some(policy) = side_by_side(R1::HoldfastPolicy) else {
+        return;
+    };
+    eprintln!("keepalived {keepalived:?}\nholdfast {holdfast:?}\nkeepalived-track {policy:?}");
+    assert_eq!(
+        keepalived.priorities,
+        [150, 90, 150],
+        "keepalived: {keepalived:?}"
+    );
+    for (name, t) in [("holdfast", &holdfast), ("keepalived-track", &policy)] {
+        assert_eq!(t.priorities, keepalived.priorities, "{name}: {t:?}");
+        // Scripts run once a second on both, in unrelated phases: the new
+        // priority goes out within one script interval of keepalived's.
+        for (ours, theirs) in [
+            (t.lowered_after, keepalived.lowered_after),
+            (t.restored_after, keepalived.restored_after),
+        ] {
+            assert!(
+                (ours - theirs).abs() <= 1.1,
+                "{name}: {ours:.2} s against keepalived's {theirs:.2} s\n{t:?}\n{keepalived:?}"
+            );
+        }
+    }
+}

@@ -78,3 +78,41 @@ pub(crate) fn build_policy(lab: &Lab, crate_dir: &str, out: &str) -> std::path::
     );
     target
 }
+
+/// Whether Debian's keepalived is installed.
+pub(crate) fn keepalived_available() -> bool {
+    std::process::Command::new("keepalived")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success() || !o.stderr.is_empty())
+}
+
+/// Starts keepalived (VRRP only, in the foreground, logging to the
+/// console) in a lab host with the configuration `conf`.
+pub(crate) fn start_keepalived_with(
+    lab: &Lab,
+    host: &str,
+    conf: &str,
+) -> holdfast_tests::lab::Daemon {
+    let conf = lab.write(&format!("{host}-keepalived.conf"), conf);
+    let pid = lab.dir.join(format!("{host}-keepalived.pid"));
+    let vpid = lab.dir.join(format!("{host}-vrrp.pid"));
+    lab.spawn(
+        host,
+        &format!("{host}-keepalived"),
+        &[
+            "keepalived",
+            "-n",
+            "-l",
+            "-D",
+            "-G",
+            "-P",
+            "-f",
+            conf.to_str().unwrap(),
+            "-p",
+            pid.to_str().unwrap(),
+            "-r",
+            vpid.to_str().unwrap(),
+        ],
+    )
+}
