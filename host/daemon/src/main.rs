@@ -18,10 +18,14 @@ use cli::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(e) = logging::init(&cli.log_level, cli.log_format) {
-        eprintln!("holdfast: {e}");
-        return ExitCode::from(2);
-    }
+    // Held to the end of `main`: dropping it flushes the queued log lines.
+    let _log = match logging::init(&cli.log_level, cli.log_format) {
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!("holdfast: {e}");
+            return ExitCode::from(2);
+        }
+    };
     match cli.command {
         Command::Run(args) => run::run(&args.config),
         Command::Check(args) => check::run(&args.config),

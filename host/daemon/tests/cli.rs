@@ -179,7 +179,7 @@ fn run_stays_up_until_sigterm() {
     // Nothing to run but the daemon itself: runs anywhere (VRRP runs are
     // tested in tests/e2e/vrrp_netns.rs, LVS in the IPVS VM).
     let config = std::env::temp_dir().join(format!("holdfast-idle-{}.kdl", std::process::id()));
-    std::fs::write(&config, "global {\n    router-id \"idle\"\n}\n").unwrap();
+    std::fs::write(&config, "global {\n    notify-timeout 5\n}\n").unwrap();
     let mut child = holdfast()
         .args(["--log-format", "json", "run", "--config"])
         .arg(&config)

@@ -20,11 +20,12 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tracing::info;
 
-/// The running director.
+/// The running director, on a thread and runtime of its own: its checks,
+/// probes and netlink traffic never run on the VRRP task's SCHED_RR thread.
 #[derive(Debug)]
 pub(crate) struct Lvs {
     stop: oneshot::Sender<()>,
-    task: JoinHandle<()>,
+    stopped: oneshot::Receiver<()>,
     reload: tokio::sync::mpsc::UnboundedSender<()>,
 }
 
@@ -37,12 +38,84 @@ impl Lvs {
     /// Stops checking; removes our services if `lvs-flush-on-stop` is set.
     pub(crate) async fn stop(self) {
         let _ = self.stop.send(());
+        let _ = self.stopped.await;
+    }
+}
+
+/// Starts the director's thread and waits until it has connected to IPVS
+/// (or failed to).
+pub(crate) async fn start(config: &Config) -> Result<Lvs, IpvsError> {
+    let (ready_tx, ready_rx) = oneshot::channel();
+    let (stop, stop_rx) = oneshot::channel();
+    let (stopped_tx, stopped) = oneshot::channel();
+    let config = config.clone();
+    let spawned = std::thread::Builder::new()
+        .name("lvs".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(thread_failed(format!("runtime: {e}"))));
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                match run_here(&config).await {
+                    Ok(running) => {
+                        let _ = ready_tx.send(Ok(running.reload.clone()));
+                        let _ = stop_rx.await;
+                        running.stop().await;
+                        let _ = stopped_tx.send(());
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                    }
+                }
+            });
+            // A policy still compiling on this runtime's blocking pool is not
+            // waited for.
+            runtime.shutdown_background();
+        });
+    if let Err(e) = spawned {
+        return Err(thread_failed(format!("thread: {e}")));
+    }
+    match ready_rx.await {
+        Ok(Ok(reload)) => Ok(Lvs {
+            stop,
+            stopped,
+            reload,
+        }),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(thread_failed("the LVS thread ended".into())),
+    }
+}
+
+fn thread_failed(message: String) -> IpvsError {
+    IpvsError::Transport {
+        op: holdfast_ipvs::Op::Info,
+        message,
+    }
+}
+
+/// The director on the current runtime.
+struct Running {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+    reload: tokio::sync::mpsc::UnboundedSender<()>,
+}
+
+impl Running {
+    async fn stop(self) {
+        let _ = self.stop.send(());
         let _ = self.task.await;
     }
 }
 
 /// Connects to IPVS, starts the checks, and converges the table.
-pub(crate) async fn start(config: &Config) -> Result<Lvs, IpvsError> {
+async fn run_here(config: &Config) -> Result<Running, IpvsError> {
     let ipvs = IpvsHandle::connect()?;
     let info = ipvs.info().await?;
     info!(
@@ -71,5 +144,5 @@ pub(crate) async fn start(config: &Config) -> Result<Lvs, IpvsError> {
         drop(director);
         let _ = notifier_task.await;
     });
-    Ok(Lvs { stop, task, reload })
+    Ok(Running { stop, task, reload })
 }
