@@ -320,3 +320,80 @@ fn track_check_matches_keepalived_track_script() {
         }
     }
 }
+
+/// Checks run on their own thread: 1,000 HTTP checks against a server that
+/// accepts connections and never answers (each holds a connection for its
+/// whole timeout, and fails) leave r1's 0.01 s adverts on schedule.
+#[test]
+fn a_thousand_hanging_checks_do_not_delay_adverts() {
+    let Some(lab) = lab_or_skip(&["r1", "r2"]) else {
+        return;
+    };
+    // r2 hosts the silent server: a listening socket that is never read.
+    let r2_ip = lab.host("r2").ipv4.clone();
+    let silent = lab.spawn(
+        "r2",
+        "silent",
+        &[
+            "python3",
+            "-c",
+            "import socket,time\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind(('0.0.0.0',8080))\ns.listen(4096)\ntime.sleep(120)",
+        ],
+    );
+    let mut block = String::from("vrrp-check \"slow\" {\n");
+    for _ in 0..1000 {
+        block.push_str(&format!(
+            "    check \"http\" connect-ip=\"{r2_ip}\" port=8080 path=\"/\" interval=1 timeout=0.5 rise=1 fall=1\n"
+        ));
+    }
+    block.push_str("}\n");
+    let config = format!(
+        "{block}{}",
+        instance(150, "0.01", "    track-check \"slow\" weight=-10\n")
+    );
+    let r1 = start(&lab, "r1", &config);
+    assert!(
+        wait_until(Duration::from_secs(8), || lab.has_addr("r1", VIP)),
+        "{}",
+        r1.log_text()
+    );
+    // The checks time out and fail: r1 advertises 140, and stays master.
+    assert!(
+        wait_until(Duration::from_secs(5), || r1
+            .log_text()
+            .contains("tracked check changed")),
+        "{}",
+        r1.log_text()
+    );
+    let capture = Capture::start(&lab.switch_ns(), &lab.dir.join("busy.pcap"));
+    std::thread::sleep(Duration::from_secs(4));
+    let r1_ip = lab.host("r1").ipv4.clone();
+    let adverts: Vec<(f64, u8)> = capture
+        .finish()
+        .into_iter()
+        .filter_map(|f| match f {
+            Frame::Advert { at, src, priority } if src.to_string() == r1_ip => Some((at, priority)),
+            _ => None,
+        })
+        .collect();
+    let worst = adverts
+        .windows(2)
+        .map(|w| w[1].0 - w[0].0)
+        .fold(0.0, f64::max);
+    eprintln!(
+        "1000 hanging checks: {} adverts in 4 s, worst gap {:.4} s",
+        adverts.len(),
+        worst
+    );
+    assert!(adverts.len() >= 350, "{} adverts in 4 s", adverts.len());
+    assert!(
+        adverts.iter().all(|a| a.1 == 140),
+        "the checks fail: 150 - 10"
+    );
+    // One missed advert would be a 0.02 s gap.
+    assert!(
+        worst < 0.018,
+        "an advert was late: {worst:.4} s apart at 0.01 s"
+    );
+    drop(silent);
+}
