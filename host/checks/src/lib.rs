@@ -1,16 +1,28 @@
-//! Health probes for real servers and the rise/fall hysteresis that turns
-//! probe results into up/down transitions, as keepalived's checkers do.
-//!
-//! This crate holds `tcp` (connect), `http` (a GET whose status must be
-//! in ranges) and `exec` (a program whose exit status decides). A [`Checker`] runs one probe on its interval and reports
-//! every [`Outcome`] with the hysteresis verdict.
+//! Health probes and the rise/fall hysteresis that turns probe results
+//! into up/down transitions, as keepalived's checkers do: `tcp`, `http` and
+//! `https` (HTTP_GET / SSL_GET), `udp`, `icmp` (PING_CHECK), `dns`,
+//! `smtp` and `exec` (MISC_CHECK). A [`Checker`] runs one probe on its
+//! interval and reports every [`Outcome`] with the hysteresis verdict.
 
+mod dns;
 mod exec;
+mod http;
 mod hysteresis;
+mod icmp;
+mod net;
 mod probe;
 mod runner;
+mod smtp;
+mod tls;
+mod udp;
 
+pub use dns::DnsProbe;
 pub use exec::ExecCommand;
+pub use http::{BODY_MAX, BodyRegex, HttpProbe, HttpUrl, md5_hex};
 pub use hysteresis::RiseFall;
+pub use net::Source;
 pub use probe::{Outcome, Probe, ProbeKind};
 pub use runner::{CheckEvent, Checker};
+pub use smtp::SmtpProbe;
+pub use tls::TlsProbe;
+pub use udp::UdpProbe;

@@ -1,44 +1,53 @@
-//! One probe of a real server: TCP connect, or an HTTP GET whose status
-//! must fall in the accepted ranges.
+//! One probe of a target: what it does ([`ProbeKind`]), where from
+//! ([`Source`]), and how long it may take. Every kind is bounded by the
+//! probe's timeout; `retry` failed attempts are repeated (after
+//! `delay_before_retry`) before the result counts, as keepalived's
+//! `retry` / `delay_before_retry`.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
-
-/// Bytes of the body kept for health policies.
-const SNIPPET: usize = 256;
+use crate::dns::DnsProbe;
+use crate::http::HttpProbe;
+use crate::net::{Source, connect_from};
+use crate::smtp::SmtpProbe;
+use crate::udp::UdpProbe;
 
 /// What a probe does.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ProbeKind {
     /// Connect succeeds.
     Tcp,
-    /// An HTTP/1.1 GET.
-    Http {
-        /// Request path.
-        path: String,
-        /// `Host` header (default: the target address).
-        host: Option<String>,
-        /// Accepted status ranges, inclusive.
-        status: Vec<(u16, u16)>,
-    },
+    /// GETs over HTTP or HTTPS.
+    Http(HttpProbe),
     /// A program; exit 0 means up. The target is not used.
     Exec(crate::ExecCommand),
+    /// A datagram, and maybe its reply.
+    Udp(UdpProbe),
+    /// An ICMP echo (the target's port is not used).
+    Icmp,
+    /// A DNS query.
+    Dns(DnsProbe),
+    /// An SMTP greeting and HELO.
+    Smtp(SmtpProbe),
 }
 
 /// A probe against one target.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Probe {
     /// What it does.
     pub kind: ProbeKind,
     /// Where.
     pub target: SocketAddr,
-    /// How long one probe may take.
+    /// How long one attempt may take.
     pub timeout: Duration,
+    /// Where its traffic comes from.
+    pub source: Source,
+    /// Attempts repeated after a failure before it counts.
+    pub retry: u32,
+    /// The pause before each repeated attempt.
+    pub delay_before_retry: Duration,
 }
 
 /// What one probe saw.
@@ -78,15 +87,43 @@ impl Outcome {
     }
 }
 
+/// ICMP sequence numbers, so a late reply to an earlier echo never counts.
+static ICMP_SEQ: AtomicU16 = AtomicU16::new(1);
+
 impl Probe {
-    /// Runs the probe once, bounded by its timeout.
+    /// A probe of `kind` against `target` with no retries, from anywhere.
+    pub fn new(kind: ProbeKind, target: SocketAddr, timeout: Duration) -> Self {
+        Self {
+            kind,
+            target,
+            timeout,
+            source: Source::default(),
+            retry: 0,
+            delay_before_retry: Duration::from_secs(1),
+        }
+    }
+
+    /// Runs the probe, repeating a failed attempt up to `retry` times.
     pub async fn run(&self) -> Outcome {
+        let mut outcome = self.attempt().await;
+        for _ in 0..self.retry {
+            if outcome.success {
+                break;
+            }
+            tokio::time::sleep(self.delay_before_retry).await;
+            outcome = self.attempt().await;
+        }
+        outcome
+    }
+
+    /// One attempt, bounded by the timeout.
+    async fn attempt(&self) -> Outcome {
         if let ProbeKind::Exec(command) = &self.kind {
             // Bounded by its own timeout, which kills its process group.
             return crate::exec::run(command, self.timeout).await;
         }
         let started = Instant::now();
-        match tokio::time::timeout(self.timeout, self.attempt(started)).await {
+        match tokio::time::timeout(self.timeout, self.attempt_unbounded(started)).await {
             Ok(outcome) => outcome,
             Err(_) => Outcome::failed(
                 started,
@@ -95,55 +132,22 @@ impl Probe {
         }
     }
 
-    async fn attempt(&self, started: Instant) -> Outcome {
-        let stream = match TcpStream::connect(self.target).await {
-            Ok(s) => s,
-            Err(e) => return Outcome::failed(started, format!("connect: {e}")),
-        };
-        let ProbeKind::Http { path, host, status } = &self.kind else {
-            return Outcome::passed(started);
-        };
-        let _ = stream.set_nodelay(true);
-        let (mut sender, conn) =
-            match hyper::client::conn::http1::handshake(TokioIo::new(stream)).await {
-                Ok(pair) => pair,
-                Err(e) => return Outcome::failed(started, format!("http: {e}")),
-            };
-        let driver = tokio::spawn(conn);
-        let host = host.clone().unwrap_or_else(|| self.target.to_string());
-        let request = hyper::Request::get(path.as_str())
-            .header(hyper::header::HOST, host)
-            .header(hyper::header::USER_AGENT, "holdfast-check")
-            .header(hyper::header::CONNECTION, "close")
-            .body(Empty::<Bytes>::new());
-        let request = match request {
-            Ok(r) => r,
-            Err(e) => return Outcome::failed(started, format!("request: {e}")),
-        };
-        let response = match sender.send_request(request).await {
-            Ok(r) => r,
-            Err(e) => {
-                driver.abort();
-                return Outcome::failed(started, format!("http: {e}"));
+    async fn attempt_unbounded(&self, started: Instant) -> Outcome {
+        let (source, target) = (&self.source, self.target);
+        match &self.kind {
+            ProbeKind::Tcp => match connect_from(source, target).await {
+                Ok(_) => Outcome::passed(started),
+                Err(e) => Outcome::failed(started, e),
+            },
+            ProbeKind::Http(http) => http.run(source, target, started).await,
+            ProbeKind::Udp(udp) => udp.run(source, target, self.timeout, started).await,
+            ProbeKind::Dns(dns) => dns.run(source, target, self.timeout, started).await,
+            ProbeKind::Smtp(smtp) => smtp.run(source, target, started).await,
+            ProbeKind::Icmp => {
+                let seq = ICMP_SEQ.fetch_add(1, Ordering::Relaxed);
+                crate::icmp::run(source, target.ip(), seq, started).await
             }
-        };
-        let code = response.status().as_u16();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .map(|b| b.to_bytes())
-            .unwrap_or_default();
-        driver.abort();
-        let latency = started.elapsed();
-        let snippet = String::from_utf8_lossy(&body[..body.len().min(SNIPPET)]).into_owned();
-        let ok = status.iter().any(|&(lo, hi)| (lo..=hi).contains(&code));
-        Outcome {
-            success: ok,
-            latency,
-            status: Some(code),
-            body_snippet: Some(snippet),
-            error: (!ok).then(|| format!("status {code}")),
+            ProbeKind::Exec(_) => Outcome::failed(started, "not a network probe".into()),
         }
     }
 }

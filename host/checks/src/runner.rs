@@ -38,14 +38,20 @@ impl Drop for Checker {
 
 impl Checker {
     /// Starts probing every `interval`, reporting each result on `events`.
+    /// The first probe waits a random time up to `warmup` (keepalived's
+    /// `warmup`), so many checks started together do not fire together.
     pub fn spawn(
         id: usize,
         probe: Probe,
         interval: Duration,
+        warmup: Duration,
         mut hysteresis: RiseFall,
         events: mpsc::UnboundedSender<CheckEvent>,
     ) -> Self {
         let task = tokio::spawn(async move {
+            if !warmup.is_zero() {
+                tokio::time::sleep(warmup.mul_f64(spread(id))).await;
+            }
             let mut tick = tokio::time::interval(interval);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
@@ -67,4 +73,12 @@ impl Checker {
         });
         Self { task }
     }
+}
+
+/// A number in 0..1 that differs between checks and between runs.
+fn spread(id: usize) -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_usize(id);
+    (h.finish() % 1_000_000) as f64 / 1_000_000.0
 }

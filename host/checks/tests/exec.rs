@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 use holdfast_checks::{ExecCommand, Probe, ProbeKind};
 
 fn exec(line: &str, timeout_ms: u64) -> Probe {
-    Probe {
-        kind: ProbeKind::Exec(ExecCommand::parse(line).expect("a command")),
-        target: "0.0.0.0:0".parse().unwrap(),
-        timeout: Duration::from_millis(timeout_ms),
-    }
+    Probe::new(
+        ProbeKind::Exec(ExecCommand::parse(line).expect("a command")),
+        "0.0.0.0:0".parse().unwrap(),
+        Duration::from_millis(timeout_ms),
+    )
 }
 
 #[test]

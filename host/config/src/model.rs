@@ -507,40 +507,72 @@ pub enum Forwarding {
 /// What a health check does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum CheckKind {
-    /// Connect succeeds.
+    /// Connect succeeds (keepalived's TCP_CHECK).
     Tcp,
-    /// An HTTP(S) GET whose status is in one of the ranges.
+    /// GETs whose status (and digest, regex) pass (HTTP_GET / SSL_GET).
     Http {
-        /// TLS or not.
-        tls: bool,
-        /// Request path.
-        path: String,
-        /// Accepted status ranges, inclusive.
-        status: Vec<(u16, u16)>,
-        /// `host=`: Host header / SNI name.
+        /// `https`: TLS settings.
+        tls: Option<TlsCfg>,
+        /// The URLs; every one must pass.
+        urls: Vec<UrlCfg>,
+        /// `host=`: the Host header (keepalived's `virtualhost`).
         host: Option<String>,
+        /// `http-protocol="1.0"`: HTTP/1.0 requests.
+        http10: bool,
     },
-    /// A UDP datagram, optionally expecting a reply.
+    /// A datagram, and maybe a reply (UDP_CHECK).
     Udp {
-        /// Payload bytes (from hex).
+        /// `payload=`: bytes sent (from hex).
         payload: Vec<u8>,
-        /// Whether a reply is required.
+        /// `require-reply=`: a reply must come.
         require_reply: bool,
+        /// `reply=`: what the reply must begin with (from hex).
+        reply: Option<Vec<u8>>,
     },
-    /// A DNS query that must be answered.
+    /// A DNS query that must be answered (DNS_CHECK).
     Dns {
-        /// Name queried.
+        /// `name=`: the name queried.
         name: String,
-        /// Record type.
+        /// `type=`: the record type.
         record: String,
     },
-    /// ICMP echo.
+    /// ICMP echo (PING_CHECK).
     Icmp,
+    /// SMTP greeting and HELO (SMTP_CHECK).
+    Smtp {
+        /// `helo-name=`: the name sent with HELO.
+        helo_name: String,
+    },
     /// Run a program; exit 0 means up (keepalived's MISC_CHECK).
     Exec {
         /// Command line.
         command: String,
     },
+}
+
+/// One URL of an `http`/`https` check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UrlCfg {
+    /// `path=`: the request path.
+    pub path: String,
+    /// `status=`: accepted status ranges, inclusive.
+    pub status: Vec<(u16, u16)>,
+    /// `digest=`: MD5 of the body, lowercase hex (`holdfast digest` prints it).
+    pub digest: Option<String>,
+    /// `regex=`: a pattern the body must match.
+    pub regex: Option<String>,
+}
+
+/// TLS settings of an `https` check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TlsCfg {
+    /// `sni=`: the server name sent (default: `host=`, else none).
+    pub sni: Option<String>,
+    /// `verify=`: check the certificate against `ca` (default off, as
+    /// keepalived's SSL_GET).
+    pub verify: bool,
+    /// `ca=`: the CA certificates (PEM) `verify` trusts.
+    pub ca: Option<PathBuf>,
 }
 
 /// A `check` on a real server.
@@ -561,6 +593,16 @@ pub struct CheckCfg {
     /// `connect-ip=`: probe this address instead of the real server's
     /// (required for network kinds in a `vrrp-check`).
     pub connect_ip: Option<std::net::IpAddr>,
+    /// `bind-to=`: the source address of the probe's traffic.
+    pub bind_to: Option<std::net::IpAddr>,
+    /// `bind-interface=`: the interface the probe's traffic leaves by.
+    pub bind_interface: Option<String>,
+    /// `retry=`: failed attempts repeated before the failure counts.
+    pub retry: u32,
+    /// `delay-before-retry=`: the pause before each repeated attempt.
+    pub delay_before_retry: Duration,
+    /// `warmup=`: the first probe waits a random time up to this.
+    pub warmup: Duration,
 }
 
 /// A `real-server "ADDR:PORT" { .. }`.

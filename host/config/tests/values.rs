@@ -119,29 +119,66 @@ fn virtual_servers_checks_and_params() {
     assert_eq!(
         rs.checks[0].kind,
         CheckKind::Http {
-            tls: false,
-            path: "/health".into(),
-            status: vec![(200, 299), (301, 301)],
-            host: Some("www.example.com".into())
+            tls: Some(TlsCfg {
+                sni: Some("www.example.com".into()),
+                verify: true,
+                ca: Some("/etc/holdfast/backend-ca.pem".into()),
+            }),
+            urls: vec![UrlCfg {
+                path: "/health".into(),
+                status: vec![(200, 299), (301, 301)],
+                digest: None,
+                regex: None,
+            }],
+            host: Some("www.example.com".into()),
+            http10: false,
         }
     );
+    let CheckKind::Http { urls, http10, .. } = &rs.checks[1].kind else {
+        panic!("an http check")
+    };
+    assert!(*http10);
+    assert_eq!(urls.len(), 2);
+    assert_eq!(
+        urls[0].digest.as_deref(),
+        Some("9b3a0c85a887a256d6939da88aabd8cd")
+    );
+    assert_eq!(urls[1].regex.as_deref(), Some("^ok"));
+    assert_eq!(
+        (
+            rs.checks[1].retry,
+            rs.checks[1].delay_before_retry,
+            rs.checks[1].warmup
+        ),
+        (2, Duration::from_millis(500), Duration::from_secs(2))
+    );
+    assert_eq!(rs.checks[1].bind_to, Some("10.0.1.1".parse().unwrap()));
     assert_eq!(rs.checks[0].interval, Duration::from_millis(500));
     assert_eq!(
         (rs.checks[0].connect_ip, rs.checks[0].port),
-        (Some("10.0.1.111".parse().unwrap()), Some(8080))
+        (Some("10.0.1.111".parse().unwrap()), Some(8443))
     );
     assert_eq!((rs.checks[0].rise, rs.checks[0].fall), (2, 3));
     assert_eq!(vs.real_servers[1].weight, 0);
 
     let udp = &c.virtual_servers[1];
     assert!(udp.one_packet);
-    assert_eq!(udp.real_servers[0].checks[1].kind, CheckKind::Tcp);
     assert_eq!(
-        udp.real_servers[0].checks[0].kind,
-        CheckKind::Exec {
-            command: "dig +short @2001:db8::11 'example.com.' AAAA".into()
+        udp.real_servers[0].checks[1].kind,
+        CheckKind::Udp {
+            payload: vec![0xc0, 0xff, 0xee],
+            require_reply: true,
+            reply: Some(vec![0xc0]),
         }
     );
+    assert_eq!(
+        udp.real_servers[0].checks[0].kind,
+        CheckKind::Dns {
+            name: "example.com.".into(),
+            record: "AAAA".into()
+        }
+    );
+    assert_eq!(udp.real_servers[0].checks[0].port, Some(53), "DNS's port");
     assert_eq!(udp.real_servers[0].checks[1].port, Some(5353));
     assert_eq!(
         udp.real_servers[1].forwarding,

@@ -6,6 +6,7 @@ mod logging;
 mod lvs;
 mod policies;
 mod policy_cmd;
+mod probes;
 mod run;
 mod sys;
 mod vrrp;

@@ -57,8 +57,10 @@ const FIELDS: &[(&str, &str)] = &[
     ("virtual-ipaddress/dev", "dev"),
     ("check tcp/connect-ip", "connect_ip"),
     ("check http/connect-ip", "connect_ip"),
-    ("check http/status", "status"),
-    ("check http/host", "host"),
+    ("check http/http-protocol", "http10"),
+    ("check http/url", "urls"),
+    ("check https/url", "urls"),
+    ("check https/http-protocol", "http10"),
 ];
 
 fn repo() -> PathBuf {
@@ -130,9 +132,9 @@ fn the_walk_sees_what_the_parser_accepts() {
     assert!(has("check exec", "command"));
     assert!(has("check http", "connect-ip"));
     assert!(!has("check exec", "port"), "an exec check has no target");
-    assert!(
-        !all.iter().any(|s| s.within == "check https"),
-        "https does not run yet"
-    );
+    for kind in ["tcp", "http", "https", "udp", "dns", "icmp", "smtp", "exec"] {
+        assert!(has(&format!("check {kind}"), "interval"), "{kind}");
+    }
+    assert!(!has("check icmp", "port"), "an echo has no port");
     assert!(all.len() > 100, "{} settings", all.len());
 }

@@ -5,6 +5,7 @@
 //! and silently passed.
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use kdl::KdlNode;
@@ -12,17 +13,31 @@ use kdl::KdlNode;
 use super::ipvs::one_of;
 use super::{Anchors, RefKind, block_name};
 use crate::error::{Problem, ProblemKind};
-use crate::model::{CheckCfg, CheckKind, VrrpCheckCfg};
+use crate::model::{CheckCfg, CheckKind, TlsCfg, UrlCfg, VrrpCheckCfg};
 use crate::reader::{Diags, children, name_span, prop};
 
 /// Every kind keepalived has a checker for, as holdfast spells them.
-pub(super) const CHECK_KINDS: &[&str] = &["tcp", "http", "https", "udp", "dns", "icmp", "exec"];
+pub(super) const CHECK_KINDS: &[&str] =
+    &["tcp", "http", "https", "udp", "dns", "icmp", "smtp", "exec"];
 /// The kinds that run in this version.
-const RUNNING_KINDS: &[&str] = &["tcp", "http", "exec"];
+pub(super) const RUNNING_KINDS: &[&str] =
+    &["tcp", "http", "https", "udp", "dns", "icmp", "smtp", "exec"];
 /// Properties every kind takes.
-const CHECK_TIMING: &[&str] = &["interval", "timeout", "rise", "fall"];
+const CHECK_TIMING: &[&str] = &[
+    "interval",
+    "timeout",
+    "rise",
+    "fall",
+    "retry",
+    "delay-before-retry",
+    "warmup",
+];
 /// Properties of the kinds that reach a target over the network.
-const CHECK_TARGET: &[&str] = &["port", "connect-ip"];
+const CHECK_TARGET: &[&str] = &["connect-ip", "bind-to", "bind-interface"];
+/// Properties of one URL (on the check itself, or on each `url` child).
+pub(super) const URL_PROPS: &[&str] = &["path", "status", "digest", "regex"];
+/// Record types a `dns` check may query.
+const DNS_TYPES: &[&str] = &["A", "AAAA", "NS", "CNAME", "SOA", "MX", "TXT", "PTR", "SRV"];
 
 /// Where a check is: its target comes from the real server, or (in a
 /// `vrrp-check`) from `connect-ip=` and `port=`.
@@ -70,20 +85,44 @@ pub(super) fn read_vrrp_check(
 /// The properties a check of `kind` takes.
 pub(super) fn kind_props(kind: &str) -> Vec<&'static str> {
     let specific: &[&str] = match kind {
-        "http" | "https" => &["path", "status", "host"],
-        "udp" => &["payload", "require-reply"],
+        "http" => &["path", "status", "digest", "regex", "host", "http-protocol"],
+        "https" => &[
+            "path",
+            "status",
+            "digest",
+            "regex",
+            "host",
+            "http-protocol",
+            "sni",
+            "verify",
+            "ca",
+        ],
+        "udp" => &["payload", "require-reply", "reply"],
         "dns" => &["name", "type"],
+        "smtp" => &["helo-name"],
         "exec" => &["command"],
         _ => &[],
     };
-    let target: &[&str] = if kind == "exec" { &[] } else { CHECK_TARGET };
+    let target: &[&str] = match kind {
+        "exec" => &[],
+        "icmp" => CHECK_TARGET,
+        _ => &["port", "connect-ip", "bind-to", "bind-interface"],
+    };
     [CHECK_TIMING, target, specific].concat()
+}
+
+/// The port a kind probes when neither `port=` nor the real server says.
+fn default_port(kind: &str) -> Option<u16> {
+    match kind {
+        "dns" => Some(53),
+        "smtp" => Some(25),
+        _ => None,
+    }
 }
 
 /// Reads one `check` node.
 pub(super) fn read(node: &KdlNode, d: &mut Diags, at: Where) -> Option<CheckCfg> {
     d.max_args(node, 1);
-    d.no_children(node);
     let kind = d
         .arg(node, 0, "a kind")
         .and_then(|e| one_of(d, e, "check kind", CHECK_KINDS));
@@ -92,170 +131,28 @@ pub(super) fn read(node: &KdlNode, d: &mut Diags, at: Where) -> Option<CheckCfg>
         d.check_props(node, &allowed);
     }
     let kind = kind?;
+    if !matches!(kind, "http" | "https") {
+        d.no_children(node);
+    }
     if !RUNNING_KINDS.contains(&kind) {
         d.unsupported(
             node.entries()[0].span(),
             &format!("the `{kind}` check"),
-            "only `tcp`, `http` and `exec` checks run in this version; an `exec` check can run any program",
+            "an `exec` check can run any probe program meanwhile",
         );
         return None;
     }
-
-    let string_prop = |d: &mut Diags, key: &str| {
-        prop(node, key)
-            .and_then(|e| d.nonempty(e))
-            .map(str::to_string)
-    };
-    let kind = match kind {
-        "tcp" => CheckKind::Tcp,
-        "icmp" => CheckKind::Icmp,
-        "http" | "https" => {
-            let status = match prop(node, "status") {
-                Some(e) => {
-                    let s = d.string(e)?;
-                    let Some(ranges) = parse_status(s) else {
-                        d.push(
-                            Problem::new(ProblemKind::Value, e.span(), format!("bad status list `{s}`"), "not status ranges")
-                                .help("write codes or ranges between 100 and 599, e.g. \"200-299\" or \"200,204,300-399\""),
-                        );
-                        return None;
-                    };
-                    ranges
-                }
-                None => vec![(200, 299)],
-            };
-            let path = string_prop(d, "path").unwrap_or_else(|| "/".to_string());
-            if !path.starts_with('/') {
-                d.push(
-                    Problem::new(
-                        ProblemKind::Value,
-                        prop(node, "path")?.span(),
-                        "an HTTP path starts with `/`",
-                        "relative path",
-                    )
-                    .help(format!("write \"/{path}\"")),
-                );
-            }
-            CheckKind::Http {
-                tls: kind == "https",
-                path,
-                status,
-                host: string_prop(d, "host"),
-            }
-        }
-        "udp" => {
-            let payload = match prop(node, "payload") {
-                Some(e) => {
-                    let s = d.string(e)?;
-                    match hex_bytes(s) {
-                        Some(b) => b,
-                        None => {
-                            d.push(
-                                Problem::new(
-                                    ProblemKind::Value,
-                                    e.span(),
-                                    "payload is not hex",
-                                    "not hex bytes",
-                                )
-                                .help("write the datagram as hex digits, e.g. \"deadbeef\""),
-                            );
-                            return None;
-                        }
-                    }
-                }
-                None => Vec::new(),
-            };
-            let require_reply = prop(node, "require-reply")
-                .and_then(|e| d.boolean(e))
-                .unwrap_or(false);
-            CheckKind::Udp {
-                payload,
-                require_reply,
-            }
-        }
-        "dns" => CheckKind::Dns {
-            name: string_prop(d, "name").unwrap_or_else(|| ".".to_string()),
-            record: match prop(node, "type") {
-                Some(e) => one_of(
-                    d,
-                    e,
-                    "record type",
-                    &["A", "AAAA", "NS", "CNAME", "SOA", "MX", "TXT"],
-                )?
-                .to_string(),
-                None => "SOA".to_string(),
-            },
-        },
-        _ => match string_prop(d, "command") {
-            Some(command) if shlex::split(&command).is_some_and(|w| !w.is_empty()) => {
-                CheckKind::Exec { command }
-            }
-            Some(command) => {
-                d.push(
-                    Problem::new(
-                        ProblemKind::Value,
-                        prop(node, "command")?.span(),
-                        format!("cannot split `{command}` into a program and its arguments"),
-                        "unbalanced quotes",
-                    )
-                    .help("quote as a shell would: \"check --name 'my app'\" (no shell runs it; write `sh -c '...'` for one)"),
-                );
-                return None;
-            }
-            None => {
-                d.push(
-                    Problem::new(
-                        ProblemKind::Missing,
-                        node.entries()[0].span(),
-                        "exec check without `command=`",
-                        "no command",
-                    )
-                    .help("add `command=\"/usr/local/bin/check-app\"`"),
-                );
-                return None;
-            }
-        },
-    };
-
-    let secs = |d: &mut Diags, key: &str, default: u64| match prop(node, key) {
-        Some(e) => d.seconds(e, 0.01, 3600.0, key),
-        None => Some(Duration::from_secs(default)),
-    };
-    let count = |d: &mut Diags, key: &str, default: u32| match prop(node, key) {
-        Some(e) => d.int(e, 1, 100, key),
-        None => Some(default),
-    };
-    let interval = secs(d, "interval", 5)?;
-    let timeout = secs(d, "timeout", 2)?;
-    let port = match prop(node, "port") {
-        Some(e) => Some(d.int(e, 1, 65535, "port")?),
-        None => None,
-    };
-    let connect_ip = match prop(node, "connect-ip") {
-        Some(e) => {
-            let s = d.string(e)?;
-            match s.parse::<IpAddr>() {
-                Ok(ip) => Some(ip),
-                Err(_) => {
-                    d.push(
-                        Problem::new(
-                            ProblemKind::Value,
-                            e.span(),
-                            format!("`{s}` is not an address"),
-                            "not an IP address",
-                        )
-                        .help("write \"127.0.0.1\" or \"2001:db8::1\""),
-                    );
-                    return None;
-                }
-            }
-        }
-        None => None,
-    };
-    if at == Where::VrrpCheck && !matches!(kind, CheckKind::Exec { .. }) {
-        let missing = match (connect_ip, port) {
+    let what = read_kind(node, d, kind)?;
+    let mut cfg = read_common(node, d)?;
+    cfg.kind = what;
+    if cfg.port.is_none() {
+        cfg.port = default_port(kind);
+    }
+    if at == Where::VrrpCheck && !matches!(cfg.kind, CheckKind::Exec { .. }) {
+        let needs_port = !matches!(cfg.kind, CheckKind::Icmp);
+        let missing = match (cfg.connect_ip, cfg.port) {
             (None, _) => Some(("connect-ip", "connect-ip=\"127.0.0.1\"")),
-            (_, None) => Some(("port", "port=80")),
+            (_, None) if needs_port => Some(("port", "port=80")),
             _ => None,
         };
         if let Some((what, example)) = missing {
@@ -273,15 +170,300 @@ pub(super) fn read(node: &KdlNode, d: &mut Diags, at: Where) -> Option<CheckCfg>
             return None;
         }
     }
+    Some(cfg)
+}
+
+fn string_prop(node: &KdlNode, d: &mut Diags, key: &str) -> Option<String> {
+    prop(node, key)
+        .and_then(|e| d.nonempty(e))
+        .map(str::to_string)
+}
+
+/// What the kind does, from its own properties.
+fn read_kind(node: &KdlNode, d: &mut Diags, kind: &str) -> Option<CheckKind> {
+    Some(match kind {
+        "tcp" => CheckKind::Tcp,
+        "icmp" => CheckKind::Icmp,
+        "http" | "https" => read_http(node, d, kind == "https")?,
+        "udp" => CheckKind::Udp {
+            payload: match prop(node, "payload") {
+                Some(e) => hex_prop(d, e)?,
+                None => Vec::new(),
+            },
+            require_reply: prop(node, "require-reply")
+                .and_then(|e| d.boolean(e))
+                .unwrap_or(false),
+            reply: match prop(node, "reply") {
+                Some(e) => Some(hex_prop(d, e)?),
+                None => None,
+            },
+        },
+        "dns" => CheckKind::Dns {
+            name: string_prop(node, d, "name").unwrap_or_else(|| ".".to_string()),
+            record: match prop(node, "type") {
+                Some(e) => one_of(d, e, "record type", DNS_TYPES)?.to_string(),
+                None => "SOA".to_string(),
+            },
+        },
+        "smtp" => CheckKind::Smtp {
+            helo_name: string_prop(node, d, "helo-name").unwrap_or_else(|| "localhost".into()),
+        },
+        _ => read_exec(node, d)?,
+    })
+}
+
+fn read_exec(node: &KdlNode, d: &mut Diags) -> Option<CheckKind> {
+    let Some(command) = string_prop(node, d, "command") else {
+        d.push(
+            Problem::new(
+                ProblemKind::Missing,
+                node.entries()[0].span(),
+                "exec check without `command=`",
+                "no command",
+            )
+            .help("add `command=\"/usr/local/bin/check-app\"`"),
+        );
+        return None;
+    };
+    if shlex::split(&command).is_none_or(|w| w.is_empty()) {
+        d.push(
+            Problem::new(
+                ProblemKind::Value,
+                prop(node, "command")?.span(),
+                format!("cannot split `{command}` into a program and its arguments"),
+                "unbalanced quotes",
+            )
+            .help("quote as a shell would: \"check --name 'my app'\" (no shell runs it; write `sh -c '...'` for one)"),
+        );
+        return None;
+    }
+    Some(CheckKind::Exec { command })
+}
+
+fn read_http(node: &KdlNode, d: &mut Diags, tls: bool) -> Option<CheckKind> {
+    let url_children: Vec<&KdlNode> = children(node).iter().collect();
+    let urls = if url_children.is_empty() {
+        vec![read_url(node, d)?]
+    } else {
+        for key in URL_PROPS {
+            if let Some(e) = prop(node, key) {
+                d.push(
+                    Problem::new(
+                        ProblemKind::Conflict,
+                        e.span(),
+                        format!("`{key}=` on a check with `url` nodes"),
+                        "belongs to a url",
+                    )
+                    .help("move it onto a `url` node inside the block"),
+                );
+            }
+        }
+        let mut urls = Vec::new();
+        for child in url_children {
+            if child.name().value() != "url" {
+                d.unknown_node(child, "`check`", &["url"]);
+                continue;
+            }
+            d.max_args(child, 0);
+            d.no_children(child);
+            d.check_props(child, URL_PROPS);
+            urls.extend(read_url(child, d));
+        }
+        urls
+    };
+    let http10 = match prop(node, "http-protocol") {
+        Some(e) => one_of(d, e, "HTTP version", &["1.0", "1.1"])? == "1.0",
+        None => false,
+    };
+    let host = string_prop(node, d, "host");
+    let tls = if tls {
+        let verify = prop(node, "verify")
+            .and_then(|e| d.boolean(e))
+            .unwrap_or(false);
+        let ca = string_prop(node, d, "ca").map(PathBuf::from);
+        if verify && ca.is_none() {
+            d.push(
+                Problem::new(
+                    ProblemKind::Missing,
+                    prop(node, "verify")?.span(),
+                    "`verify=#true` without `ca=`",
+                    "nothing to verify against",
+                )
+                .help("add `ca=\"/etc/holdfast/backend-ca.pem\"` (PEM certificates)"),
+            );
+            return None;
+        }
+        Some(TlsCfg {
+            sni: string_prop(node, d, "sni").or_else(|| host.clone()),
+            verify,
+            ca,
+        })
+    } else {
+        None
+    };
+    Some(CheckKind::Http {
+        tls,
+        urls,
+        host,
+        http10,
+    })
+}
+
+/// One URL from the `path`, `status`, `digest` and `regex` of `node`.
+fn read_url(node: &KdlNode, d: &mut Diags) -> Option<UrlCfg> {
+    let status = match prop(node, "status") {
+        Some(e) => {
+            let s = d.string(e)?;
+            let Some(ranges) = parse_status(s) else {
+                d.push(
+                    Problem::new(ProblemKind::Value, e.span(), format!("bad status list `{s}`"), "not status ranges")
+                        .help("write codes or ranges between 100 and 599, e.g. \"200-299\" or \"200,204,300-399\""),
+                );
+                return None;
+            };
+            ranges
+        }
+        None => vec![(200, 299)],
+    };
+    let path = string_prop(node, d, "path").unwrap_or_else(|| "/".to_string());
+    if !path.starts_with('/') {
+        d.push(
+            Problem::new(
+                ProblemKind::Value,
+                prop(node, "path")?.span(),
+                "an HTTP path starts with `/`",
+                "relative path",
+            )
+            .help(format!("write \"/{path}\"")),
+        );
+        return None;
+    }
+    let digest = match prop(node, "digest") {
+        Some(e) => {
+            let s = d.string(e)?.to_ascii_lowercase();
+            if s.len() != 32 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+                d.push(
+                    Problem::new(
+                        ProblemKind::Value,
+                        e.span(),
+                        format!("`{s}` is not an MD5 digest"),
+                        "not 32 hex digits",
+                    )
+                    .help("`holdfast digest http://ADDR/PATH` prints the digest of a page"),
+                );
+                return None;
+            }
+            Some(s)
+        }
+        None => None,
+    };
+    let regex = match prop(node, "regex") {
+        Some(e) => {
+            let s = d.string(e)?;
+            if let Err(err) = regex::bytes::Regex::new(s) {
+                d.push(
+                    Problem::new(
+                        ProblemKind::Value,
+                        e.span(),
+                        format!("bad regex: {err}"),
+                        "not a regex",
+                    )
+                    .help("the syntax is the Rust regex crate's (like RE2)"),
+                );
+                return None;
+            }
+            Some(s.to_string())
+        }
+        None => None,
+    };
+    Some(UrlCfg {
+        path,
+        status,
+        digest,
+        regex,
+    })
+}
+
+fn hex_prop(d: &mut Diags, e: &kdl::KdlEntry) -> Option<Vec<u8>> {
+    let s = d.string(e)?;
+    let bytes = hex_bytes(s);
+    if bytes.is_none() {
+        d.push(
+            Problem::new(
+                ProblemKind::Value,
+                e.span(),
+                "not hex bytes",
+                "not hex bytes",
+            )
+            .help("write the bytes as hex digits, e.g. \"deadbeef\""),
+        );
+    }
+    bytes
+}
+
+/// Timing, target and source: what every kind shares.
+fn read_common(node: &KdlNode, d: &mut Diags) -> Option<CheckCfg> {
+    let secs = |d: &mut Diags, key: &str, default: f64| match prop(node, key) {
+        Some(e) => d.seconds(e, 0.0, 3600.0, key),
+        None => Some(Duration::from_secs_f64(default)),
+    };
+    let count = |d: &mut Diags, key: &str, default: u32| match prop(node, key) {
+        Some(e) => d.int(e, 1, 100, key),
+        None => Some(default),
+    };
+    let interval = match prop(node, "interval") {
+        Some(e) => d.seconds(e, 0.01, 3600.0, "interval")?,
+        None => Duration::from_secs(5),
+    };
+    let timeout = match prop(node, "timeout") {
+        Some(e) => d.seconds(e, 0.01, 3600.0, "timeout")?,
+        None => Duration::from_secs(2),
+    };
+    let port = match prop(node, "port") {
+        Some(e) => Some(d.int(e, 1, 65535, "port")?),
+        None => None,
+    };
+    let retry = match prop(node, "retry") {
+        Some(e) => d.int(e, 0, 100, "retry")?,
+        None => 0,
+    };
     Some(CheckCfg {
-        kind,
+        kind: CheckKind::Tcp,
         interval,
         timeout,
         rise: count(d, "rise", 2)?,
         fall: count(d, "fall", 3)?,
         port,
-        connect_ip,
+        connect_ip: ip_prop(node, d, "connect-ip")?,
+        bind_to: ip_prop(node, d, "bind-to")?,
+        bind_interface: string_prop(node, d, "bind-interface"),
+        retry,
+        delay_before_retry: secs(d, "delay-before-retry", 1.0)?,
+        warmup: secs(d, "warmup", 0.0)?,
     })
+}
+
+/// An optional address property: `Some(None)` when absent, `None` when bad.
+fn ip_prop(node: &KdlNode, d: &mut Diags, key: &str) -> Option<Option<IpAddr>> {
+    let Some(e) = prop(node, key) else {
+        return Some(None);
+    };
+    let s = d.string(e)?;
+    match s.parse::<IpAddr>() {
+        Ok(ip) => Some(Some(ip)),
+        Err(_) => {
+            d.push(
+                Problem::new(
+                    ProblemKind::Value,
+                    e.span(),
+                    format!("`{s}` is not an address"),
+                    "not an IP address",
+                )
+                .help("write \"127.0.0.1\" or \"2001:db8::1\""),
+            );
+            None
+        }
+    }
 }
 
 fn hex_bytes(s: &str) -> Option<Vec<u8>> {

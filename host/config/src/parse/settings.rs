@@ -64,10 +64,19 @@ pub fn accepted_settings() -> Vec<Setting> {
     for (kind, within) in [
         ("tcp", "check tcp"),
         ("http", "check http"),
+        ("https", "check https"),
+        ("udp", "check udp"),
+        ("dns", "check dns"),
+        ("icmp", "check icmp"),
+        ("smtp", "check smtp"),
         ("exec", "check exec"),
     ] {
+        debug_assert!(check::RUNNING_KINDS.contains(&kind));
         out.extend(props(within, &check::kind_props(kind)));
     }
+    out.extend(nodes("check http", &["url"]));
+    out.extend(nodes("check https", &["url"]));
+    out.extend(props("url", check::URL_PROPS));
     out.retain(|s| !NOT_RUN_YET.contains(&(s.within, s.name)));
     out
 }

@@ -1,8 +1,6 @@
 //! The configuration in IPVS terms: services, destinations and the
 //! membership rules of each virtual server.
 
-use std::net::IpAddr;
-
 use holdfast_config::{
     Family, Forwarding, Protocol as CfgProtocol, RealServerCfg, TunnelType, VirtualServerCfg,
     VirtualServerKey,
@@ -96,15 +94,4 @@ pub(crate) fn rules(vs: &VirtualServerCfg) -> MembershipRules {
             ..Dest::new(a.ip(), a.port())
         }),
     }
-}
-
-/// Where a check probes: the real server, or its `port=`; a fwmark real
-/// server without a port is probed on the port of the check.
-pub(crate) fn check_target(
-    rs: &RealServerCfg,
-    connect_ip: Option<IpAddr>,
-    port: Option<u16>,
-) -> std::net::SocketAddr {
-    let ip: IpAddr = connect_ip.unwrap_or(rs.addr.ip());
-    std::net::SocketAddr::new(ip, port.unwrap_or(rs.addr.port()))
 }

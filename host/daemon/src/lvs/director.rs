@@ -4,8 +4,8 @@
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use holdfast_checks::{CheckEvent, Checker, Probe, ProbeKind, RiseFall};
-use holdfast_config::{CheckKind, Config, HealthFallback};
+use holdfast_checks::{CheckEvent, Checker, RiseFall};
+use holdfast_config::{Config, HealthFallback};
 use holdfast_ipvs::reconcile::{
     self, DesiredService, MembershipRules, Operation, Quorum, RealServer, Table,
 };
@@ -154,17 +154,14 @@ impl Director {
         for (v, vs) in config.virtual_servers.iter().enumerate() {
             for (r, rs) in vs.real_servers.iter().enumerate() {
                 for (c, check) in rs.checks.iter().enumerate() {
-                    let Some((kind, policy_kind)) = probe_kind(&check.kind) else {
-                        // `holdfast check` rejects what does not run; should one
-                        // get here anyway, it holds the server down, never up.
-                        error!(real_server = %rs.addr, check = ?check.kind, "check kind not runnable; the server counts as down");
-                        self.vss[v].servers[r].checks[c] = false;
-                        continue;
-                    };
-                    let probe = Probe {
-                        kind,
-                        target: desired::check_target(rs, check.connect_ip, check.port),
-                        timeout: check.timeout,
+                    let (probe, policy_kind) = match crate::probes::probe(check, rs.addr) {
+                        Ok(p) => p,
+                        Err(e) => {
+                            // It cannot run: it holds the server down, never up.
+                            error!(real_server = %rs.addr, error = %e, "check cannot run; the server counts as down");
+                            self.vss[v].servers[r].checks[c] = false;
+                            continue;
+                        }
                     };
                     let id = self.checks.len();
                     self.checks.push(CheckId {
@@ -178,6 +175,7 @@ impl Director {
                         id,
                         probe,
                         check.interval,
+                        check.warmup,
                         hysteresis,
                         tx.clone(),
                     ));
@@ -439,29 +437,4 @@ fn describe(op: &Operation) -> String {
         }
         Operation::DelDest(k, d) => format!("remove {}:{} from {k}", d.addr, d.port),
     }
-}
-
-/// The probe for a configured check, and its kind as health policies see it.
-fn probe_kind(kind: &CheckKind) -> Option<(ProbeKind, holdfast_policy::ProbeKind)> {
-    Some(match kind {
-        CheckKind::Tcp => (ProbeKind::Tcp, holdfast_policy::ProbeKind::Tcp),
-        CheckKind::Http {
-            tls: false,
-            path,
-            status,
-            host,
-        } => (
-            ProbeKind::Http {
-                path: path.clone(),
-                host: host.clone(),
-                status: status.clone(),
-            },
-            holdfast_policy::ProbeKind::Http,
-        ),
-        CheckKind::Exec { command } => (
-            ProbeKind::Exec(holdfast_checks::ExecCommand::parse(command)?),
-            holdfast_policy::ProbeKind::Exec,
-        ),
-        _ => return None,
-    })
 }

@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-use holdfast_checks::{CheckEvent, Checker, ExecCommand, Probe, ProbeKind, RiseFall};
-use holdfast_config::{CheckCfg, CheckKind, VrrpCheckCfg};
+use holdfast_checks::{CheckEvent, Checker, RiseFall};
+use holdfast_config::VrrpCheckCfg;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info, warn};
 
@@ -36,36 +36,6 @@ impl Drop for VrrpChecks {
             let _ = stop.send(());
         }
     }
-}
-
-/// The probe a configured check runs (its target from `connect-ip=` and
-/// `port=`, which `holdfast check` requires for network kinds here).
-fn probe(check: &CheckCfg) -> Option<Probe> {
-    let kind = match &check.kind {
-        CheckKind::Tcp => ProbeKind::Tcp,
-        CheckKind::Http {
-            tls: false,
-            path,
-            status,
-            host,
-        } => ProbeKind::Http {
-            path: path.clone(),
-            host: host.clone(),
-            status: status.clone(),
-        },
-        CheckKind::Exec { command } => ProbeKind::Exec(ExecCommand::parse(command)?),
-        _ => return None,
-    };
-    let target = match (check.connect_ip, check.port) {
-        (Some(ip), Some(port)) => SocketAddr::new(ip, port),
-        _ if matches!(kind, ProbeKind::Exec(_)) => SocketAddr::from(([0, 0, 0, 0], 0)),
-        _ => return None,
-    };
-    Some(Probe {
-        kind,
-        target,
-        timeout: check.timeout,
-    })
 }
 
 /// Starts the checks of `blocks` on their own thread.
@@ -111,10 +81,15 @@ async fn run(
     let mut checkers = Vec::new();
     for (b, block) in blocks.iter().enumerate() {
         for check in &block.checks {
-            let Some(p) = probe(check) else {
-                warn!(check = %block.name, kind = ?check.kind, "check cannot run; it counts as down");
-                owner.push((b, false));
-                continue;
+            // `holdfast check` requires `connect-ip=` (and `port=`) for network kinds here.
+            let anywhere = SocketAddr::from(([0, 0, 0, 0], 0));
+            let p = match crate::probes::probe(check, anywhere) {
+                Ok((p, _)) => p,
+                Err(e) => {
+                    warn!(check = %block.name, error = %e, "check cannot run; it counts as down");
+                    owner.push((b, false));
+                    continue;
+                }
             };
             let id = owner.len();
             // keepalived's vrrp_script starts passing until told otherwise.
@@ -124,6 +99,7 @@ async fn run(
                 id,
                 p,
                 check.interval,
+                check.warmup,
                 hysteresis,
                 tx.clone(),
             ));

@@ -1,0 +1,98 @@
+//! A configured `check` as the probe that runs it: one mapping for real
+//! servers and `vrrp-check` blocks alike.
+
+use std::net::SocketAddr;
+
+use holdfast_checks::{
+    BodyRegex, DnsProbe, ExecCommand, HttpProbe, HttpUrl, Probe, ProbeKind, SmtpProbe, Source,
+    TlsProbe, UdpProbe,
+};
+use holdfast_config::{CheckCfg, CheckKind};
+
+/// The probe for `check` against `target` (the real server's address and
+/// port, overridden by `connect-ip=` and `port=`), and its kind as health
+/// policies see it.
+pub(crate) fn probe(
+    check: &CheckCfg,
+    target: SocketAddr,
+) -> Result<(Probe, holdfast_policy::ProbeKind), String> {
+    use holdfast_policy::ProbeKind as Seen;
+    let target = SocketAddr::new(
+        check.connect_ip.unwrap_or(target.ip()),
+        check.port.unwrap_or(target.port()),
+    );
+    let (kind, seen) = match &check.kind {
+        CheckKind::Tcp => (ProbeKind::Tcp, Seen::Tcp),
+        CheckKind::Http {
+            tls,
+            urls,
+            host,
+            http10,
+        } => {
+            let urls = urls
+                .iter()
+                .map(|u| {
+                    Ok(HttpUrl {
+                        path: u.path.clone(),
+                        status: u.status.clone(),
+                        digest: u.digest.clone(),
+                        regex: u.regex.as_deref().map(BodyRegex::new).transpose()?,
+                    })
+                })
+                .collect::<Result<Vec<_>, String>>()?;
+            let tls = tls
+                .as_ref()
+                .map(|t| TlsProbe::new(t.sni.clone(), t.verify, t.ca.as_deref()))
+                .transpose()?;
+            let seen = if tls.is_some() {
+                Seen::Https
+            } else {
+                Seen::Http
+            };
+            let http = HttpProbe {
+                urls,
+                host: host.clone(),
+                http10: *http10,
+                tls,
+            };
+            (ProbeKind::Http(http), seen)
+        }
+        CheckKind::Udp {
+            payload,
+            require_reply,
+            reply,
+        } => (
+            ProbeKind::Udp(UdpProbe {
+                payload: payload.clone(),
+                require_reply: *require_reply,
+                reply: reply.clone(),
+            }),
+            Seen::Udp,
+        ),
+        CheckKind::Dns { name, record } => {
+            (ProbeKind::Dns(DnsProbe::new(name, record)?), Seen::Dns)
+        }
+        CheckKind::Icmp => (ProbeKind::Icmp, Seen::Icmp),
+        CheckKind::Smtp { helo_name } => (
+            ProbeKind::Smtp(SmtpProbe {
+                helo_name: helo_name.clone(),
+            }),
+            // The policy contract 0.1.0 has no smtp kind: it is a TCP exchange.
+            Seen::Tcp,
+        ),
+        CheckKind::Exec { command } => (
+            ProbeKind::Exec(
+                ExecCommand::parse(command).ok_or_else(|| format!("cannot split `{command}`"))?,
+            ),
+            Seen::Exec,
+        ),
+    };
+    let mut probe = Probe::new(kind, target, check.timeout);
+    probe.source = Source {
+        addr: check.bind_to,
+        interface: check.bind_interface.clone(),
+    };
+    probe.retry = check.retry;
+    probe.delay_before_retry = check.delay_before_retry;
+    Ok((probe, seen))
+}
