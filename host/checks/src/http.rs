@@ -105,6 +105,13 @@ impl HttpProbe {
         out
     }
 
+    /// One GET of `path` (for `holdfast digest`): the status and body.
+    pub async fn fetch(&self, target: SocketAddr, path: &str) -> Result<(u16, Bytes), String> {
+        self.get(&Source::default(), target, path)
+            .await
+            .map(|a| (a.status, a.body))
+    }
+
     async fn get(&self, source: &Source, target: SocketAddr, path: &str) -> Result<Answer, String> {
         let tcp = crate::net::connect_from(source, target).await?;
         let _ = tcp.set_nodelay(true);

@@ -35,6 +35,8 @@ pub(crate) enum Command {
     Run(ConfigArg),
     /// Validate a configuration file and report every problem in it.
     Check(ConfigArg),
+    /// Print the MD5 digest of a page for a check's `digest=` (keepalived's genhash).
+    Digest(crate::digest_cmd::DigestArgs),
     /// Print the version.
     Version,
     /// Tools for policy authors: build, inspect, evaluate.

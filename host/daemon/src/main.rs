@@ -2,6 +2,7 @@
 
 mod check;
 mod cli;
+mod digest_cmd;
 mod logging;
 mod lvs;
 mod policies;
@@ -31,6 +32,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(&args.config),
         Command::Check(args) => check::run(&args.config),
         Command::Policy(cmd) => policy_cmd::run(cmd),
+        Command::Digest(args) => digest_cmd::run(&args),
         Command::Version => {
             println!("holdfast {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
