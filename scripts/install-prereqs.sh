@@ -12,6 +12,9 @@ declare -A packages=(
     [keepalived]=keepalived
     [tcpdump]=tcpdump
     [stress-ng]=stress-ng
+    [dnsmasq]=dnsmasq
+    [python3]=python3
+    [md5sum]=coreutils
 )
 
 missing=()
