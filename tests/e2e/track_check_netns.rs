@@ -397,3 +397,54 @@ fn a_thousand_hanging_checks_do_not_delay_adverts() {
     );
     drop(silent);
 }
+
+/// `track-process` works with holdfast inside a network namespace (where
+/// keepalived's process-events connector does not answer) and notices a
+/// process that dies within a second.
+#[test]
+fn track_process_moves_mastership_within_a_second() {
+    let Some(lab) = lab_or_skip(&["r1", "r2"]) else {
+        return;
+    };
+    // A program with a name of its own (the process table is the host's).
+    let name = format!("hfapp{}", std::process::id() % 100_000);
+    let program = lab.dir.join(&name);
+    std::fs::copy("/bin/sleep", &program).unwrap();
+    let program = program.display().to_string();
+    let mut app = lab.spawn("r1", "app", &[&program, "300"]);
+    let extra = format!("    track-process \"{name}\" weight=-60\n");
+    let r1 = start(&lab, "r1", &instance(150, "0.1", &extra));
+    let _r2 = start(&lab, "r2", &instance(120, "0.1", ""));
+    assert!(
+        wait_until(Duration::from_secs(8), || lab.holders(VIP) == ["r1"]),
+        "{}",
+        r1.log_text()
+    );
+    only_holder(&lab, VIP, "r1", Duration::from_millis(700));
+    let killed = std::time::Instant::now();
+    app.signal("KILL");
+    assert!(
+        wait_until(Duration::from_secs(3), || r1
+            .log_text()
+            .contains("tracked process changed")),
+        "{}",
+        r1.log_text()
+    );
+    let noticed = killed.elapsed();
+    eprintln!("track-process: noticed after {noticed:?}");
+    assert!(
+        noticed < Duration::from_millis(1200),
+        "noticed after {noticed:?}"
+    );
+    assert!(
+        wait_until(Duration::from_secs(3), || lab.holders(VIP) == ["r2"]),
+        "{}",
+        r1.log_text()
+    );
+    let _app = lab.spawn("r1", "app2", &[&program, "300"]);
+    assert!(
+        wait_until(Duration::from_secs(5), || lab.holders(VIP) == ["r1"]),
+        "{}",
+        r1.log_text()
+    );
+}

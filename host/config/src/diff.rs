@@ -126,6 +126,7 @@ fn instance_fields(o: &VrrpInstanceCfg, n: &VrrpInstanceCfg) -> Vec<String> {
         track_interfaces => "track-interface",
         track_files => "track-file",
         track_checks => "track-check",
+        track_processes => "track-process",
         priority_policy => "priority-policy",
         notify => "notify",
         garp => "garp",

@@ -278,6 +278,19 @@ pub struct TrackCheckCfg {
     pub weight: i32,
 }
 
+/// A `track-process` entry (keepalived's `vrrp_track_process`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrackProcessCfg {
+    /// A process name, or (with a `/` or a space) a whole command line.
+    pub name: String,
+    /// `weight=`: as a tracked check's.
+    pub weight: i32,
+    /// `quorum=`: at least this many must run (default 1).
+    pub quorum: u32,
+    /// `quorum-max=`: at most this many may run.
+    pub quorum_max: Option<u32>,
+}
+
 /// A `vrrp-check "NAME" { check ... }` block: checks that drive VRRP
 /// priority through `track-check` (keepalived's `vrrp_script`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -373,6 +386,8 @@ pub struct VrrpInstanceCfg {
     pub track_files: Vec<TrackFileCfg>,
     /// `track-check NAME weight=N`: `vrrp-check` blocks.
     pub track_checks: Vec<TrackCheckCfg>,
+    /// `track-process NAME weight=N quorum=N`: running processes.
+    pub track_processes: Vec<TrackProcessCfg>,
     /// `priority-policy`: name of a defined policy.
     pub priority_policy: Option<String>,
     /// Notify scripts.

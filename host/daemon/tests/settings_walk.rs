@@ -21,6 +21,7 @@ const FIELDS: &[(&str, &str)] = &[
     ("vrrp-instance/track-interface", "track_interfaces"),
     ("vrrp-instance/track-file", "track_files"),
     ("vrrp-instance/track-check", "track_checks"),
+    ("vrrp-instance/track-process", "track_processes"),
     ("vrrp-instance/notify-master", "notify"),
     ("vrrp-instance/notify-backup", "notify"),
     ("vrrp-instance/notify-fault", "notify"),

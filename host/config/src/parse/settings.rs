@@ -61,6 +61,7 @@ pub fn accepted_settings() -> Vec<Setting> {
     for track in ["track-interface", "track-file", "track-check"] {
         out.extend(props(track, vrrp::TRACK_PROPS));
     }
+    out.extend(props("track-process", vrrp::TRACK_PROCESS_PROPS));
     for (kind, within) in [
         ("tcp", "check tcp"),
         ("http", "check http"),

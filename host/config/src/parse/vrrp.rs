@@ -12,7 +12,8 @@ use super::{Anchors, RefKind, block_name};
 use crate::error::{Problem, ProblemKind};
 use crate::model::{
     Authentication, Family, GarpCfg, GlobalCfg, InitialState, NotifyCfg, Preempt, SyncGroupCfg,
-    TrackCheckCfg, TrackFileCfg, TrackInterfaceCfg, VipCfg, VrrpInstanceCfg, VrrpVersion,
+    TrackCheckCfg, TrackFileCfg, TrackInterfaceCfg, TrackProcessCfg, VipCfg, VrrpInstanceCfg,
+    VrrpVersion,
 };
 use crate::reader::{Diags, args, children, name_span, prop};
 
@@ -26,6 +27,7 @@ pub(super) const SYNC_GROUP_NODES: &[&str] = &[
 ];
 pub(super) const VIP_PROPS: &[&str] = &["label", "dev"];
 pub(super) const TRACK_PROPS: &[&str] = &["weight"];
+pub(super) const TRACK_PROCESS_PROPS: &[&str] = &["weight", "quorum", "quorum-max"];
 
 pub(super) const INSTANCE_NODES: &[&str] = &[
     "interface",
@@ -48,6 +50,7 @@ pub(super) const INSTANCE_NODES: &[&str] = &[
     "track-file",
     "priority-policy",
     "track-check",
+    "track-process",
     "notify-master",
     "notify-backup",
     "notify-fault",
@@ -70,6 +73,7 @@ const REPEATABLE: &[&str] = &[
     "track-interface",
     "track-file",
     "track-check",
+    "track-process",
 ];
 
 /// Linux interface names are at most 15 bytes (IFNAMSIZ - 1).
@@ -223,6 +227,7 @@ pub(super) fn read_instance(
         track_interfaces: Vec::new(),
         track_files: Vec::new(),
         track_checks: Vec::new(),
+        track_processes: Vec::new(),
         priority_policy: None,
         notify: NotifyCfg::default(),
         garp: GarpCfg::default(),
@@ -443,6 +448,11 @@ pub(super) fn read_instance(
                 };
                 if let (Some(name), Some(weight)) = (name, weight) {
                     cfg.track_checks.push(TrackCheckCfg { name, weight });
+                }
+            }
+            "track-process" => {
+                if let Some(p) = read_track_process(child, d) {
+                    cfg.track_processes.push(p);
                 }
             }
             "priority-policy" => {
@@ -764,5 +774,34 @@ pub(super) fn read_sync_group(
         members,
         notify,
         span: node.span().into(),
+    })
+}
+
+/// `track-process "nginx" weight=-20 quorum=1 quorum-max=4`
+fn read_track_process(node: &KdlNode, d: &mut Diags) -> Option<TrackProcessCfg> {
+    d.max_args(node, 1);
+    d.check_props(node, TRACK_PROCESS_PROPS);
+    d.no_children(node);
+    let name = d
+        .arg(node, 0, "a process name or command line")
+        .and_then(|e| d.nonempty(e))
+        .map(str::to_string);
+    let weight = match prop(node, "weight") {
+        Some(e) => d.int(e, -253, 253, "track-process weight")?,
+        None => 0,
+    };
+    let quorum = match prop(node, "quorum") {
+        Some(e) => d.int(e, 1, 65_535, "quorum")?,
+        None => 1,
+    };
+    let quorum_max = match prop(node, "quorum-max") {
+        Some(e) => Some(d.int::<u32>(e, i128::from(quorum), 65_535, "quorum-max")?),
+        None => None,
+    };
+    Some(TrackProcessCfg {
+        name: name?,
+        weight,
+        quorum,
+        quorum_max,
     })
 }

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use holdfast_checks::{CheckEvent, Checker, RiseFall};
-use holdfast_config::VrrpCheckCfg;
+use holdfast_config::{TrackProcessCfg, VrrpCheckCfg};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info, warn};
 
@@ -41,6 +41,7 @@ impl Drop for VrrpChecks {
 /// Starts the checks of `blocks` on their own thread.
 pub(crate) fn spawn(
     blocks: Vec<VrrpCheckCfg>,
+    processes: Vec<TrackProcessCfg>,
 ) -> (VrrpChecks, mpsc::UnboundedReceiver<CheckStatus>) {
     let (status_tx, status_rx) = mpsc::unbounded_channel();
     let (stop_tx, stop_rx) = oneshot::channel();
@@ -57,7 +58,16 @@ pub(crate) fn spawn(
                     return;
                 }
             };
-            runtime.block_on(run(blocks, status_tx, stop_rx));
+            runtime.block_on(async move {
+                let watches: Vec<_> = processes
+                    .into_iter()
+                    .map(|p| tokio::spawn(watch_process(p, status_tx.clone())))
+                    .collect();
+                run(blocks, status_tx, stop_rx).await;
+                for w in watches {
+                    w.abort();
+                }
+            });
         });
     if let Err(e) = spawned {
         error!(error = %e, "cannot start the checks thread; tracked checks stay as they are");
@@ -68,6 +78,41 @@ pub(crate) fn spawn(
         },
         status_rx,
     )
+}
+
+/// Reads the process table every [`super::process::SCAN_EVERY`] and
+/// reports when the tracked process's quorum is met or lost. A process
+/// starts counted as running (as keepalived's checks start passing) until
+/// the first scan says otherwise.
+async fn watch_process(cfg: TrackProcessCfg, status: mpsc::UnboundedSender<CheckStatus>) {
+    let name = super::process::check_name(&cfg.name);
+    let mut up = true;
+    let mut tick = tokio::time::interval(super::process::SCAN_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let pattern = cfg.name.clone();
+        let running = tokio::task::spawn_blocking(move || super::process::count(&pattern))
+            .await
+            .unwrap_or(0);
+        let now = super::process::quorate(&cfg, running);
+        if now == up {
+            continue;
+        }
+        up = now;
+        let error = (!up).then(|| format!("{running} running, quorum {}", cfg.quorum));
+        info!(check = %name, up, running, "tracked process changed");
+        if status
+            .send(CheckStatus {
+                name: name.clone(),
+                up,
+                error,
+            })
+            .is_err()
+        {
+            return;
+        }
+    }
 }
 
 async fn run(

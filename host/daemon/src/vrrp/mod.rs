@@ -6,6 +6,7 @@ mod addresses;
 mod checks;
 pub(crate) mod notify;
 mod policy_worker;
+mod process;
 mod reload;
 mod runner;
 mod setup;
@@ -253,10 +254,20 @@ pub(crate) async fn start(config: &Config) -> Result<Vrrp, NetError> {
         })
         .cloned()
         .collect();
-    let (checks, checks_rx) = if tracked.is_empty() {
+    let mut processes: Vec<holdfast_config::TrackProcessCfg> = Vec::new();
+    for p in config
+        .vrrp_instances
+        .iter()
+        .flat_map(|i| &i.track_processes)
+    {
+        if !processes.iter().any(|q| q == p) {
+            processes.push(p.clone());
+        }
+    }
+    let (checks, checks_rx) = if tracked.is_empty() && processes.is_empty() {
         (None, mpsc::unbounded_channel().1)
     } else {
-        let (c, rx) = checks::spawn(tracked);
+        let (c, rx) = checks::spawn(tracked, processes);
         (Some(c), rx)
     };
     let (stop_tx, stop_rx) = oneshot::channel();

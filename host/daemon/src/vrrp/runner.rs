@@ -89,7 +89,7 @@ impl Slot {
             tracking: Tracking::new(
                 cfg.priority,
                 &cfg.track_interfaces,
-                &cfg.track_checks,
+                &tracked_checks(cfg),
                 &cfg.track_files,
             ),
             track_primary: !cfg.dont_track_primary,
@@ -99,6 +99,19 @@ impl Slot {
             policy: cfg.priority_policy.as_ref().map(|_| PolicyState::default()),
         }
     }
+}
+
+/// An instance's tracked checks: its `track-check` blocks, and its
+/// `track-process` entries under their check names.
+fn tracked_checks(cfg: &VrrpInstanceCfg) -> Vec<holdfast_config::TrackCheckCfg> {
+    let processes = cfg
+        .track_processes
+        .iter()
+        .map(|p| holdfast_config::TrackCheckCfg {
+            name: super::process::check_name(&p.name),
+            weight: p.weight,
+        });
+    cfg.track_checks.iter().cloned().chain(processes).collect()
 }
 
 /// A group's members (slot indices) and its notify scripts.
