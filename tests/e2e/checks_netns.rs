@@ -87,9 +87,9 @@ fn every_network_checker_passes_then_fails_with_its_server() {
             &www_arg,
         ],
     );
-    let mut dns = dnsmasq(&lab, &r2);
-    let mut udp = lab.spawn("r2", "udp", &["python3", "-c", UDP_ECHO]);
-    let mut smtp = lab.spawn("r2", "smtp", &["python3", "-c", SMTP]);
+    let dns = dnsmasq(&lab, &r2);
+    let udp = lab.spawn("r2", "udp", &["python3", "-c", UDP_ECHO]);
+    let smtp = lab.spawn("r2", "smtp", &["python3", "-c", SMTP]);
     let timing = "interval=0.2 timeout=0.5 rise=1 fall=1";
     let checks = [
         (

@@ -411,7 +411,7 @@ fn track_process_moves_mastership_within_a_second() {
     let program = lab.dir.join(&name);
     std::fs::copy("/bin/sleep", &program).unwrap();
     let program = program.display().to_string();
-    let mut app = lab.spawn("r1", "app", &[&program, "300"]);
+    let app = lab.spawn("r1", "app", &[&program, "300"]);
     let extra = format!("    track-process \"{name}\" weight=-60\n");
     let r1 = start(&lab, "r1", &instance(150, "0.1", &extra));
     let _r2 = start(&lab, "r2", &instance(120, "0.1", ""));
