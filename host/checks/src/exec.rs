@@ -18,6 +18,42 @@ use crate::Outcome;
 /// Bytes of a failing program's output kept in the message.
 const OUTPUT_TAIL: usize = 200;
 
+/// The user (and group) a program runs as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunAs {
+    /// User id.
+    pub uid: u32,
+    /// Group id (its only group: supplementary groups are dropped).
+    pub gid: u32,
+}
+
+impl RunAs {
+    /// Resolves `user` or `user:group` (the user's primary group by default).
+    pub fn lookup(spec: &str) -> Result<Self, String> {
+        use nix::unistd::{Group, User};
+        let (user, group) = match spec.split_once(':') {
+            Some((u, g)) => (u, Some(g)),
+            None => (spec, None),
+        };
+        let u = User::from_name(user)
+            .map_err(|e| format!("user {user}: {e}"))?
+            .ok_or_else(|| format!("no user {user}"))?;
+        let gid = match group {
+            Some(g) => {
+                Group::from_name(g)
+                    .map_err(|e| format!("group {g}: {e}"))?
+                    .ok_or_else(|| format!("no group {g}"))?
+                    .gid
+            }
+            None => u.gid,
+        };
+        Ok(Self {
+            uid: u.uid.as_raw(),
+            gid: gid.as_raw(),
+        })
+    }
+}
+
 /// A program and its arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecCommand {
@@ -25,6 +61,11 @@ pub struct ExecCommand {
     pub program: String,
     /// Its arguments.
     pub args: Vec<String>,
+    /// keepalived's `misc_dynamic`: exit 2..=255 also passes, and sets the
+    /// real server's weight to the status minus 2.
+    pub dynamic: bool,
+    /// Who runs it (default: the daemon's user).
+    pub run_as: Option<RunAs>,
 }
 
 impl ExecCommand {
@@ -35,6 +76,8 @@ impl ExecCommand {
         Some(Self {
             program: words.next()?,
             args: words.collect(),
+            dynamic: false,
+            run_as: None,
         })
     }
 }
@@ -42,15 +85,19 @@ impl ExecCommand {
 /// Runs `command`, bounded by `timeout`.
 pub(crate) async fn run(command: &ExecCommand, timeout: Duration) -> Outcome {
     let started = Instant::now();
-    let mut child = match Command::new(&command.program)
-        .args(&command.args)
+    let mut cmd = Command::new(&command.program);
+    cmd.args(&command.args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
-        .kill_on_drop(true)
-        .spawn()
-    {
+        .kill_on_drop(true);
+    if let Some(run_as) = command.run_as {
+        // std drops the supplementary groups (root's among them) when it
+        // changes the user of a child started by root.
+        cmd.uid(run_as.uid).gid(run_as.gid);
+    }
+    let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => return Outcome::failed(started, format!("{}: {e}", command.program)),
     };
@@ -84,6 +131,13 @@ pub(crate) async fn run(command: &ExecCommand, timeout: Duration) -> Outcome {
     };
     if status.success() {
         return Outcome::passed(started);
+    }
+    if command.dynamic
+        && let Some(code @ 2..=255) = status.code()
+    {
+        let mut out = Outcome::passed(started);
+        out.weight = Some(code as u32 - 2);
+        return out;
     }
     let text = String::from_utf8_lossy(&output);
     let tail: String = {

@@ -17,7 +17,7 @@ mod tls;
 mod udp;
 
 pub use dns::DnsProbe;
-pub use exec::ExecCommand;
+pub use exec::{ExecCommand, RunAs};
 pub use http::{BODY_MAX, BodyRegex, HttpProbe, HttpUrl, md5_hex};
 pub use hysteresis::RiseFall;
 pub use net::Source;

@@ -63,6 +63,8 @@ pub struct Outcome {
     pub body_snippet: Option<String>,
     /// Why it failed.
     pub error: Option<String>,
+    /// A weight the probe set (an `exec` check's dynamic exit status).
+    pub weight: Option<u32>,
 }
 
 impl Outcome {
@@ -73,6 +75,7 @@ impl Outcome {
             status: None,
             body_snippet: None,
             error: None,
+            weight: None,
         }
     }
 
@@ -83,6 +86,7 @@ impl Outcome {
             status: None,
             body_snippet: None,
             error: Some(error),
+            weight: None,
         }
     }
 }

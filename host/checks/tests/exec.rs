@@ -60,3 +60,50 @@ async fn a_timeout_kills_the_program_and_its_children() {
     assert!(!marker.exists(), "the program's group was killed");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test]
+async fn dynamic_exit_status_sets_the_weight() {
+    let mut probe = exec("sh -c 'exit 7'", 1000);
+    let ProbeKind::Exec(cmd) = &mut probe.kind else {
+        unreachable!()
+    };
+    cmd.dynamic = true;
+    let out = probe.run().await;
+    assert!(out.success, "2..=255 pass with dynamic");
+    assert_eq!(out.weight, Some(5), "weight = status - 2");
+    let mut zero = exec("true", 1000);
+    let mut one = exec("false", 1000);
+    for p in [&mut zero, &mut one] {
+        if let ProbeKind::Exec(c) = &mut p.kind {
+            c.dynamic = true;
+        }
+    }
+    let out = zero.run().await;
+    assert!(out.success);
+    assert_eq!(out.weight, None, "exit 0: the configured weight");
+    assert!(!one.run().await.success, "exit 1 is down");
+    // Without dynamic, 7 is a failure.
+    assert!(!exec("sh -c 'exit 7'", 1000).run().await.success);
+}
+
+#[tokio::test]
+async fn a_command_runs_as_its_user_without_root_groups() {
+    if !holdfast_tests::skip_unless(holdfast_tests::is_root(), "root (to change user)") {
+        return;
+    }
+    let nobody = holdfast_checks::RunAs::lookup("nobody").unwrap();
+    let mut probe = exec(
+        &format!(
+            "sh -c 'test \"$(id -u)\" = {} && test \"$(id -G)\" = {}'",
+            nobody.uid, nobody.gid
+        ),
+        1000,
+    );
+    assert!(!probe.run().await.success, "as root, the ids differ");
+    if let ProbeKind::Exec(c) = &mut probe.kind {
+        c.run_as = Some(nobody);
+    }
+    let out = probe.run().await;
+    assert!(out.success, "{out:?}");
+    assert!(holdfast_checks::RunAs::lookup("no-such-user-holdfast").is_err());
+}

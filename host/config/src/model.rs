@@ -560,8 +560,12 @@ pub enum CheckKind {
     },
     /// Run a program; exit 0 means up (keepalived's MISC_CHECK).
     Exec {
-        /// Command line.
+        /// `command=`: the command line.
         command: String,
+        /// `user=`: `user` or `user:group` to run it as.
+        user: Option<String>,
+        /// `dynamic=`: exit 2..=255 passes and sets the weight to status − 2.
+        dynamic: bool,
     },
 }
 

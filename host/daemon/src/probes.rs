@@ -4,8 +4,8 @@
 use std::net::SocketAddr;
 
 use holdfast_checks::{
-    BodyRegex, DnsProbe, ExecCommand, HttpProbe, HttpUrl, Probe, ProbeKind, SmtpProbe, Source,
-    TlsProbe, UdpProbe,
+    BodyRegex, DnsProbe, ExecCommand, HttpProbe, HttpUrl, Probe, ProbeKind, RunAs, SmtpProbe,
+    Source, TlsProbe, UdpProbe,
 };
 use holdfast_config::{CheckCfg, CheckKind};
 
@@ -80,12 +80,17 @@ pub(crate) fn probe(
             // The policy contract 0.1.0 has no smtp kind: it is a TCP exchange.
             Seen::Tcp,
         ),
-        CheckKind::Exec { command } => (
-            ProbeKind::Exec(
-                ExecCommand::parse(command).ok_or_else(|| format!("cannot split `{command}`"))?,
-            ),
-            Seen::Exec,
-        ),
+        CheckKind::Exec {
+            command,
+            user,
+            dynamic,
+        } => {
+            let mut exec =
+                ExecCommand::parse(command).ok_or_else(|| format!("cannot split `{command}`"))?;
+            exec.dynamic = *dynamic;
+            exec.run_as = user.as_deref().map(RunAs::lookup).transpose()?;
+            (ProbeKind::Exec(exec), Seen::Exec)
+        }
     };
     let mut probe = Probe::new(kind, target, check.timeout);
     probe.source = Source {

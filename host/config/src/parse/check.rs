@@ -100,7 +100,7 @@ pub(super) fn kind_props(kind: &str) -> Vec<&'static str> {
         "udp" => &["payload", "require-reply", "reply"],
         "dns" => &["name", "type"],
         "smtp" => &["helo-name"],
-        "exec" => &["command"],
+        "exec" => &["command", "user", "dynamic"],
         _ => &[],
     };
     let target: &[&str] = match kind {
@@ -237,7 +237,13 @@ fn read_exec(node: &KdlNode, d: &mut Diags) -> Option<CheckKind> {
         );
         return None;
     }
-    Some(CheckKind::Exec { command })
+    Some(CheckKind::Exec {
+        command,
+        user: string_prop(node, d, "user"),
+        dynamic: prop(node, "dynamic")
+            .and_then(|e| d.boolean(e))
+            .unwrap_or(false),
+    })
 }
 
 fn read_http(node: &KdlNode, d: &mut Diags, tls: bool) -> Option<CheckKind> {

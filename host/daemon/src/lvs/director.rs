@@ -64,6 +64,8 @@ struct CheckId {
     rs: usize,
     check: usize,
     kind: holdfast_policy::ProbeKind,
+    /// An `exec` check with `dynamic`: its exit status sets the weight.
+    dynamic: bool,
 }
 
 pub(crate) struct Director {
@@ -169,6 +171,10 @@ impl Director {
                         rs: r,
                         check: c,
                         kind: policy_kind,
+                        dynamic: matches!(
+                            check.kind,
+                            holdfast_config::CheckKind::Exec { dynamic: true, .. }
+                        ),
                     });
                     let hysteresis = RiseFall::new(check.rise, check.fall, vs.alpha);
                     self.checkers.push(Checker::spawn(
@@ -223,6 +229,16 @@ impl Director {
         if s.checks[id.check] != ev.up {
             s.checks[id.check] = ev.up;
             self.dirty = true;
+        }
+        // keepalived's misc_dynamic: exit 0 restores the configured weight,
+        // exit 2..=255 sets status − 2 (a weight policy, if any, decides instead).
+        if id.dynamic && ev.outcome.success && !s.weight_policy {
+            let w = ev.outcome.weight.unwrap_or(s.dest.weight);
+            if w != s.weight {
+                info!(real_server = %s.name, from = s.weight, to = w, "weight set by its exec check");
+                s.weight = w;
+                self.dirty = true;
+            }
         }
         let latency_us = ev.outcome.latency.as_micros() as u64;
         if ev.outcome.success {
