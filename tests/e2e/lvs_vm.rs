@@ -400,4 +400,10 @@ fn in_vm_director_end_to_end() {
         log_text.contains("quorum lost") && log_text.contains("quorum regained"),
         "{log_text}"
     );
+    // The same http check of 10.0.0.11 and .12 in two services runs once:
+    // six configured checks, four probes.
+    assert!(
+        log_text.contains("health checks started checks=6 probes=4"),
+        "{log_text}"
+    );
 }

@@ -520,7 +520,7 @@ pub enum Forwarding {
 }
 
 /// What a health check does.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub enum CheckKind {
     /// Connect succeeds (keepalived's TCP_CHECK).
     Tcp,
@@ -570,7 +570,7 @@ pub enum CheckKind {
 }
 
 /// One URL of an `http`/`https` check.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct UrlCfg {
     /// `path=`: the request path.
     pub path: String,
@@ -583,7 +583,7 @@ pub struct UrlCfg {
 }
 
 /// TLS settings of an `https` check.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct TlsCfg {
     /// `sni=`: the server name sent (default: `host=`, else none).
     pub sni: Option<String>,
@@ -595,7 +595,7 @@ pub struct TlsCfg {
 }
 
 /// A `check` on a real server.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct CheckCfg {
     /// What is probed.
     pub kind: CheckKind,

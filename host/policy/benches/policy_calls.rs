@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use holdfast_policy::{
     HealthVerdict, Limits, LoadedPolicy, PolicyEngine, PolicyInstance, PolicyKind, PriorityInput,
-    ProbeKind, ProbeResult, TrackedInterface, VrrpState, WeightInput,
+    ProbeKind, ProbeResult, TrackedCheck, TrackedInterface, VrrpState, WeightInput,
 };
 use notify::Watcher;
 
@@ -84,6 +84,19 @@ fn priority_input() -> PriorityInput {
         checks: vec![],
         master_priority: None,
     }
+}
+
+/// The same input with ten tracked checks (`track-check`, `track-process`).
+fn priority_input_with_checks() -> PriorityInput {
+    let mut input = priority_input();
+    input.checks = (0..10)
+        .map(|i| TrackedCheck {
+            name: format!("check-{i}"),
+            up: i % 3 != 0,
+            weight: -5,
+        })
+        .collect();
+    input
 }
 
 fn probe() -> ProbeResult {
@@ -175,6 +188,7 @@ fn main() {
     );
     let mut track = instance("keepalived-track", PolicyKind::Priority, "{}");
     let input = priority_input();
+    let input10 = priority_input_with_checks();
     let mut http = instance("http-verdict", PolicyKind::Health, r#"{"slow-ms":50}"#);
     let p = probe();
     let mut lat = instance("latency-weights", PolicyKind::Weight, "{}");
@@ -186,6 +200,12 @@ fn main() {
             "keepalived-track",
             time_calls(calls, || {
                 std::hint::black_box(track.priority(&input).unwrap());
+            }),
+        ),
+        (
+            "k-track+10 checks",
+            time_calls(calls, || {
+                std::hint::black_box(track.priority(&input10).unwrap());
             }),
         ),
         (
@@ -252,7 +272,9 @@ fn main() {
         .with_cache(&dir.join("warm"))
         .unwrap();
     for bytes in [&a, &b] {
-        LoadedPolicy::load(&engine, "w", PolicyKind::Priority, bytes, Limits::default()).unwrap();
+        LoadedPolicy::load(&engine, "w", PolicyKind::Priority, bytes, Limits::default())
+            .unwrap()
+            .accept();
     }
     let mut cached = Vec::new();
     for r in 0..rounds {

@@ -75,7 +75,9 @@ pub(crate) struct Director {
     owned: BTreeSet<ServiceKey>,
     table: Table,
     conns: apply::Conns,
-    checks: Vec<CheckId>,
+    /// Per running checker, every (virtual server, real server, check) it
+    /// reports for: identical probes run once and fan out.
+    checks: Vec<Vec<CheckId>>,
     checkers: Vec<Checker>,
     /// Desired state changed since the last convergence.
     dirty: bool,
@@ -150,9 +152,13 @@ impl Director {
         }
     }
 
-    /// Starts one checker per configured check.
+    /// Starts one checker per distinct probe: the same check of the same
+    /// target (several virtual servers over one real server) runs once.
     pub(crate) fn start_checks(&mut self, config: &Config) -> mpsc::UnboundedReceiver<CheckEvent> {
         let (tx, rx) = mpsc::unbounded_channel();
+        let mut running: HashMap<(holdfast_config::CheckCfg, std::net::SocketAddr, bool), usize> =
+            HashMap::new();
+        let mut configured = 0usize;
         for (v, vs) in config.virtual_servers.iter().enumerate() {
             for (r, rs) in vs.real_servers.iter().enumerate() {
                 for (c, check) in rs.checks.iter().enumerate() {
@@ -165,8 +171,8 @@ impl Director {
                             continue;
                         }
                     };
-                    let id = self.checks.len();
-                    self.checks.push(CheckId {
+                    configured += 1;
+                    let cid = CheckId {
                         vs: v,
                         rs: r,
                         check: c,
@@ -175,7 +181,15 @@ impl Director {
                             check.kind,
                             holdfast_config::CheckKind::Exec { dynamic: true, .. }
                         ),
-                    });
+                    };
+                    let key = (check.clone(), probe.target, vs.alpha);
+                    if let Some(&id) = running.get(&key) {
+                        self.checks[id].push(cid);
+                        continue;
+                    }
+                    let id = self.checks.len();
+                    running.insert(key, id);
+                    self.checks.push(vec![cid]);
                     let hysteresis = RiseFall::new(check.rise, check.fall, vs.alpha);
                     self.checkers.push(Checker::spawn(
                         id,
@@ -188,6 +202,11 @@ impl Director {
                 }
             }
         }
+        info!(
+            checks = configured,
+            probes = self.checkers.len(),
+            "health checks started"
+        );
         rx
     }
 
@@ -221,9 +240,16 @@ impl Director {
     }
 
     fn on_check(&mut self, ev: CheckEvent) {
-        let Some(id) = self.checks.get(ev.id).copied() else {
+        let Some(ids) = self.checks.get(ev.id).cloned() else {
             return;
         };
+        for id in ids {
+            self.on_check_for(id, &ev);
+        }
+    }
+
+    /// One probe result, for one real server's check.
+    fn on_check_for(&mut self, id: CheckId, ev: &CheckEvent) {
         let key = self.vss[id.vs].service.key;
         let s = &mut self.vss[id.vs].servers[id.rs];
         if s.checks[id.check] != ev.up {
