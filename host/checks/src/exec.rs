@@ -136,7 +136,7 @@ pub(crate) async fn run(command: &ExecCommand, timeout: Duration) -> Outcome {
         && let Some(code @ 2..=255) = status.code()
     {
         let mut out = Outcome::passed(started);
-        out.weight = Some(code as u32 - 2);
+        out.weight = Some(crate::WeightChange::Set(code as u32 - 2));
         return out;
     }
     let text = String::from_utf8_lossy(&output);

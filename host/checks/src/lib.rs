@@ -6,6 +6,7 @@
 
 mod dns;
 mod exec;
+mod file;
 mod http;
 mod hysteresis;
 mod icmp;
@@ -18,10 +19,11 @@ mod udp;
 
 pub use dns::DnsProbe;
 pub use exec::{ExecCommand, RunAs};
+pub use file::FileProbe;
 pub use http::{BODY_MAX, BodyRegex, HttpProbe, HttpUrl, md5_hex};
 pub use hysteresis::RiseFall;
 pub use net::Source;
-pub use probe::{Outcome, Probe, ProbeKind};
+pub use probe::{Outcome, Probe, ProbeKind, WeightChange};
 pub use runner::{CheckEvent, Checker};
 pub use smtp::SmtpProbe;
 pub use tls::TlsProbe;

@@ -31,6 +31,8 @@ pub enum ProbeKind {
     Dns(DnsProbe),
     /// An SMTP greeting and HELO.
     Smtp(SmtpProbe),
+    /// A number in a file (the target is not used).
+    File(crate::FileProbe),
 }
 
 /// A probe against one target.
@@ -63,8 +65,28 @@ pub struct Outcome {
     pub body_snippet: Option<String>,
     /// Why it failed.
     pub error: Option<String>,
-    /// A weight the probe set (an `exec` check's dynamic exit status).
-    pub weight: Option<u32>,
+    /// How the probe changes the real server's weight, if it does.
+    pub weight: Option<WeightChange>,
+}
+
+/// A weight a probe sets: an `exec` check's dynamic exit status sets it,
+/// a `file` check's number adds to the configured weight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WeightChange {
+    /// This weight.
+    Set(u32),
+    /// The configured weight plus this (at least 0).
+    Add(i64),
+}
+
+impl WeightChange {
+    /// The weight it gives a server configured with `configured`.
+    pub fn apply(self, configured: u32) -> u32 {
+        match self {
+            Self::Set(w) => w,
+            Self::Add(d) => (i64::from(configured) + d).clamp(0, 65_535) as u32,
+        }
+    }
 }
 
 impl Outcome {
@@ -151,6 +173,7 @@ impl Probe {
                 let seq = ICMP_SEQ.fetch_add(1, Ordering::Relaxed);
                 crate::icmp::run(source, target.ip(), seq, started).await
             }
+            ProbeKind::File(file) => file.run(started).await,
             ProbeKind::Exec(_) => Outcome::failed(started, "not a network probe".into()),
         }
     }

@@ -558,6 +558,17 @@ pub enum CheckKind {
         /// `helo-name=`: the name sent with HELO.
         helo_name: String,
     },
+    /// A number in a file adjusts the weight, or takes the server down
+    /// (keepalived's FILE_CHECK).
+    File {
+        /// `path=`: the file.
+        path: PathBuf,
+        /// `weight=`: what the number is multiplied by (0: any number
+        /// but 0 is down).
+        weight: i32,
+        /// `reverse=`: multiply by −weight.
+        reverse: bool,
+    },
     /// Run a program; exit 0 means up (keepalived's MISC_CHECK).
     Exec {
         /// `command=`: the command line.

@@ -4,8 +4,8 @@
 use std::net::SocketAddr;
 
 use holdfast_checks::{
-    BodyRegex, DnsProbe, ExecCommand, HttpProbe, HttpUrl, Probe, ProbeKind, RunAs, SmtpProbe,
-    Source, TlsProbe, UdpProbe,
+    BodyRegex, DnsProbe, ExecCommand, FileProbe, HttpProbe, HttpUrl, Probe, ProbeKind, RunAs,
+    SmtpProbe, Source, TlsProbe, UdpProbe,
 };
 use holdfast_config::{CheckCfg, CheckKind};
 
@@ -80,6 +80,19 @@ pub(crate) fn probe(
             // The policy contract 0.1.0 has no smtp kind: it is a TCP exchange.
             Seen::Tcp,
         ),
+        CheckKind::File {
+            path,
+            weight,
+            reverse,
+        } => {
+            let sign = if *reverse { -1 } else { 1 };
+            let file = FileProbe {
+                path: path.clone(),
+                weight: i64::from(*weight) * sign,
+            };
+            // The policy contract 0.1.0 has no file kind: closest is exec.
+            (ProbeKind::File(file), Seen::Exec)
+        }
         CheckKind::Exec {
             command,
             user,

@@ -133,7 +133,9 @@ fn the_walk_sees_what_the_parser_accepts() {
     assert!(has("check exec", "command"));
     assert!(has("check http", "connect-ip"));
     assert!(!has("check exec", "port"), "an exec check has no target");
-    for kind in ["tcp", "http", "https", "udp", "dns", "icmp", "smtp", "exec"] {
+    for kind in [
+        "tcp", "http", "https", "udp", "dns", "icmp", "smtp", "exec", "file",
+    ] {
         assert!(has(&format!("check {kind}"), "interval"), "{kind}");
     }
     assert!(!has("check icmp", "port"), "an echo has no port");

@@ -17,11 +17,13 @@ use crate::model::{CheckCfg, CheckKind, TlsCfg, UrlCfg, VrrpCheckCfg};
 use crate::reader::{Diags, children, name_span, prop};
 
 /// Every kind keepalived has a checker for, as holdfast spells them.
-pub(super) const CHECK_KINDS: &[&str] =
-    &["tcp", "http", "https", "udp", "dns", "icmp", "smtp", "exec"];
+pub(super) const CHECK_KINDS: &[&str] = &[
+    "tcp", "http", "https", "udp", "dns", "icmp", "smtp", "exec", "file",
+];
 /// The kinds that run in this version.
-pub(super) const RUNNING_KINDS: &[&str] =
-    &["tcp", "http", "https", "udp", "dns", "icmp", "smtp", "exec"];
+pub(super) const RUNNING_KINDS: &[&str] = &[
+    "tcp", "http", "https", "udp", "dns", "icmp", "smtp", "exec", "file",
+];
 /// Properties every kind takes.
 const CHECK_TIMING: &[&str] = &[
     "interval",
@@ -101,10 +103,11 @@ pub(super) fn kind_props(kind: &str) -> Vec<&'static str> {
         "dns" => &["name", "type"],
         "smtp" => &["helo-name"],
         "exec" => &["command", "user", "dynamic"],
+        "file" => &["path", "weight", "reverse"],
         _ => &[],
     };
     let target: &[&str] = match kind {
-        "exec" => &[],
+        "exec" | "file" => &[],
         "icmp" => CHECK_TARGET,
         _ => &["port", "connect-ip", "bind-to", "bind-interface"],
     };
@@ -147,6 +150,18 @@ pub(super) fn read(node: &KdlNode, d: &mut Diags, at: Where) -> Option<CheckCfg>
     cfg.kind = what;
     if cfg.port.is_none() {
         cfg.port = default_port(kind);
+    }
+    if at == Where::VrrpCheck && matches!(cfg.kind, CheckKind::File { .. }) {
+        d.push(
+            Problem::new(
+                ProblemKind::Conflict,
+                node.entries()[0].span(),
+                "a `file` check sets real-server weights",
+                "not in a vrrp-check",
+            )
+            .help("use `track-file PATH weight=N` in the instance instead"),
+        );
+        return None;
     }
     if at == Where::VrrpCheck && !matches!(cfg.kind, CheckKind::Exec { .. }) {
         let needs_port = !matches!(cfg.kind, CheckKind::Icmp);
@@ -208,6 +223,30 @@ fn read_kind(node: &KdlNode, d: &mut Diags, kind: &str) -> Option<CheckKind> {
         "smtp" => CheckKind::Smtp {
             helo_name: string_prop(node, d, "helo-name").unwrap_or_else(|| "localhost".into()),
         },
+        "file" => {
+            let Some(path) = string_prop(node, d, "path") else {
+                d.push(
+                    Problem::new(
+                        ProblemKind::Missing,
+                        node.entries()[0].span(),
+                        "file check without `path=`",
+                        "no file",
+                    )
+                    .help("add `path=\"/run/holdfast/rs1.weight\"`"),
+                );
+                return None;
+            };
+            CheckKind::File {
+                path: PathBuf::from(path),
+                weight: match prop(node, "weight") {
+                    Some(e) => d.int(e, -254, 253, "file check weight")?,
+                    None => 0,
+                },
+                reverse: prop(node, "reverse")
+                    .and_then(|e| d.boolean(e))
+                    .unwrap_or(false),
+            }
+        }
         _ => read_exec(node, d)?,
     })
 }

@@ -71,6 +71,7 @@ pub fn accepted_settings() -> Vec<Setting> {
         ("icmp", "check icmp"),
         ("smtp", "check smtp"),
         ("exec", "check exec"),
+        ("file", "check file"),
     ] {
         debug_assert!(check::RUNNING_KINDS.contains(&kind));
         out.extend(props(within, &check::kind_props(kind)));

@@ -64,7 +64,7 @@ struct CheckId {
     rs: usize,
     check: usize,
     kind: holdfast_policy::ProbeKind,
-    /// An `exec` check with `dynamic`: its exit status sets the weight.
+    /// An `exec` check with `dynamic`, or a `file` check: it sets the weight.
     dynamic: bool,
 }
 
@@ -180,6 +180,7 @@ impl Director {
                         dynamic: matches!(
                             check.kind,
                             holdfast_config::CheckKind::Exec { dynamic: true, .. }
+                                | holdfast_config::CheckKind::File { .. }
                         ),
                     };
                     let key = (check.clone(), probe.target, vs.alpha);
@@ -259,7 +260,10 @@ impl Director {
         // keepalived's misc_dynamic: exit 0 restores the configured weight,
         // exit 2..=255 sets status − 2 (a weight policy, if any, decides instead).
         if id.dynamic && ev.outcome.success && !s.weight_policy {
-            let w = ev.outcome.weight.unwrap_or(s.dest.weight);
+            let w = ev
+                .outcome
+                .weight
+                .map_or(s.dest.weight, |c| c.apply(s.dest.weight));
             if w != s.weight {
                 info!(real_server = %s.name, from = s.weight, to = w, "weight set by its exec check");
                 s.weight = w;
