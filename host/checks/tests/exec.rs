@@ -70,7 +70,11 @@ async fn dynamic_exit_status_sets_the_weight() {
     cmd.dynamic = true;
     let out = probe.run().await;
     assert!(out.success, "2..=255 pass with dynamic");
-    assert_eq!(out.weight, Some(5), "weight = status - 2");
+    assert_eq!(
+        out.weight,
+        Some(holdfast_checks::WeightChange::Set(5)),
+        "weight = status - 2"
+    );
     let mut zero = exec("true", 1000);
     let mut one = exec("false", 1000);
     for p in [&mut zero, &mut one] {
