@@ -87,6 +87,7 @@ for i in 1 2 3; do
   ip netns exec rs$i httpd -p 80 -h /tmp/www$i
 done
 echo sorry > /tmp/www3/index.html
+touch /tmp/rs1-ok
 sysctl -qw net.ipv4.ip_forward=1
 "#;
 
@@ -147,6 +148,16 @@ virtual-server "192.168.10.100:8080" protocol="tcp" {
     }
     real-server "10.0.0.12:80" weight=5 {
         check "tcp" interval=0.2 timeout=0.5 rise=1 fall=2
+    }
+}
+virtual-server "192.168.10.100:82" protocol="tcp" {
+    scheduler "rr"
+    // Port 81: the other services' table lines stay their own.
+    real-server "10.0.0.11:81" {
+        check "exec" command="test -e /tmp/rs1-ok" interval=0.2 timeout=0.5 rise=1 fall=2
+    }
+    real-server "10.0.0.12:81" {
+        check "icmp" interval=0.2 timeout=0.5 rise=1 fall=2
     }
 }
 virtual-server fwmark=7 family="ipv4" {
@@ -291,6 +302,49 @@ fn in_vm_director_end_to_end() {
     ] {
         assert!(proc_table.contains(want), "{want:?} in\n{proc_table}");
     }
+    // The exec and icmp checkers through the director: each server out
+    // when its check fails, and back.
+    let exec_icmp = |t: &str| {
+        let svc = t
+            .split("TCP 192.168.10.100:82 rr")
+            .nth(1)
+            .unwrap_or_default();
+        svc.split("TCP ").next().unwrap_or_default().to_string()
+    };
+    wait_for(
+        "exec and icmp servers in",
+        Duration::from_secs(10),
+        |t| {
+            let s = exec_icmp(t);
+            s.contains("-> 10.0.0.11:81") && s.contains("-> 10.0.0.12:81")
+        },
+        log,
+    );
+    vm::sh(
+        "rm /tmp/rs1-ok; ip netns exec rs2 sh -c 'echo 1 > /proc/sys/net/ipv4/icmp_echo_ignore_all'",
+    );
+    wait_for(
+        "exec and icmp servers out",
+        Duration::from_secs(10),
+        |t| {
+            let s = exec_icmp(t);
+            !s.contains("10.0.0.11:81") && !s.contains("10.0.0.12:81")
+        },
+        log,
+    );
+    vm::sh(
+        "touch /tmp/rs1-ok; ip netns exec rs2 sh -c 'echo 0 > /proc/sys/net/ipv4/icmp_echo_ignore_all'",
+    );
+    wait_for(
+        "exec and icmp servers back",
+        Duration::from_secs(10),
+        |t| {
+            let s = exec_icmp(t);
+            s.contains("-> 10.0.0.11:81") && s.contains("-> 10.0.0.12:81")
+        },
+        log,
+    );
+
     let tun = vm::sh("ipvsadm -Ln --tun-info");
     assert!(tun.contains("gue") && tun.contains("6080"), "{tun}");
 
@@ -401,9 +455,9 @@ fn in_vm_director_end_to_end() {
         "{log_text}"
     );
     // The same http check of 10.0.0.11 and .12 in two services runs once:
-    // six configured checks, four probes.
+    // eight configured checks, six probes.
     assert!(
-        log_text.contains("health checks started checks=6 probes=4"),
+        log_text.contains("health checks started checks=8 probes=6"),
         "{log_text}"
     );
 }
