@@ -2,6 +2,7 @@
 
 mod check;
 mod global;
+mod http_check;
 mod ipvs;
 mod policy;
 mod settings;

@@ -6,6 +6,7 @@ mod addresses;
 mod checks;
 pub(crate) mod notify;
 mod policy_worker;
+mod priority;
 mod process;
 mod reload;
 mod runner;

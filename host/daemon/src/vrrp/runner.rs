@@ -23,8 +23,8 @@ use tracing::{debug, info, warn};
 
 use super::addresses::AddrCmd;
 use super::notify::{self, Notifier};
-use super::policy_worker::{PolicyAnswer, PolicyRequest, PolicyWorker};
-use super::tracking::{Tracking, Verdict};
+use super::policy_worker::{PolicyAnswer, PolicyWorker};
+use super::tracking::Tracking;
 use holdfast_config::{NotifyCfg, VrrpInstanceCfg};
 
 /// How often tracked files are re-read.
@@ -145,140 +145,6 @@ pub(crate) struct Runner {
 }
 
 impl Runner {
-    /// Inputs changed: ask the policy, or apply keepalived's static tracking.
-    fn apply_tracking(&mut self, now: Instant, i: usize) {
-        if self.slots[i].policy.is_some() && self.policies.is_some() {
-            self.ask_policy(i);
-        } else {
-            self.apply_static(now, i);
-        }
-    }
-
-    /// keepalived's tracking semantics, computed natively (also the policy fallback).
-    fn apply_static(&mut self, now: Instant, i: usize) {
-        let slot = &mut self.slots[i];
-        match slot.tracking.verdict() {
-            Verdict::Fault => slot
-                .instance
-                .set_fault(now, FaultReason::TrackedInterface, true),
-            Verdict::Priority(p) => {
-                slot.instance
-                    .set_fault(now, FaultReason::TrackedInterface, false);
-                slot.instance.set_priority(now, p);
-            }
-        }
-    }
-
-    fn ask_policy(&mut self, i: usize) {
-        let slot = &mut self.slots[i];
-        let (Some(state), Some(worker)) = (slot.policy.as_mut(), self.policies.as_ref()) else {
-            return;
-        };
-        if state.pending {
-            state.dirty = true;
-            return;
-        }
-        state.pending = true;
-        let inst = &slot.instance;
-        let input = holdfast_policy::PriorityInput {
-            instance: slot.name.clone(),
-            base_priority: inst.config().priority,
-            current_priority: inst.priority(),
-            state: policy_state(inst.state()),
-            interfaces: slot
-                .tracking
-                .interfaces()
-                .map(|(t, up)| holdfast_policy::TrackedInterface {
-                    name: t.name.clone(),
-                    up,
-                    weight: t.weight,
-                })
-                .collect(),
-            files: slot
-                .tracking
-                .files()
-                .map(|(t, value)| holdfast_policy::TrackedFile {
-                    path: t.path.display().to_string(),
-                    value,
-                    weight: t.weight,
-                })
-                .collect(),
-            checks: slot
-                .tracking
-                .checks()
-                .map(|(t, up)| holdfast_policy::TrackedCheck {
-                    name: t.name.clone(),
-                    up,
-                    weight: t.weight,
-                })
-                .collect(),
-            master_priority: inst.master().map(|m| m.priority),
-        };
-        worker.send(PolicyRequest::Priority { slot: i, input });
-    }
-
-    /// A policy answered: apply it, or fall back to static tracking on failure.
-    fn on_policy_answer(&mut self, now: Instant, a: PolicyAnswer) {
-        let i = a.slot;
-        let Some(slot) = self.slots.get_mut(i) else {
-            return;
-        };
-        let Some(state) = slot.policy.as_mut() else {
-            return;
-        };
-        state.pending = false;
-        let again = std::mem::take(&mut state.dirty);
-        match a.result {
-            Ok(holdfast_policy::PriorityOutput::Priority(p)) => {
-                // RFC 5798 §5.2.4: 255 is the owner's alone; 0 means releasing.
-                let p = if slot.instance.config().priority == 255 {
-                    p.max(1)
-                } else {
-                    p.clamp(1, 254)
-                };
-                slot.instance.set_fault(now, FaultReason::Tracked, false);
-                slot.instance
-                    .set_fault(now, FaultReason::TrackedInterface, false);
-                slot.instance.set_priority(now, p);
-            }
-            Ok(holdfast_policy::PriorityOutput::Fault(reason)) => {
-                if slot.instance.state() != State::Fault {
-                    warn!(instance = %slot.name, %reason, "priority policy reports fault");
-                }
-                slot.instance.set_fault(now, FaultReason::Tracked, true);
-            }
-            // Already logged when it started (load failure, first failures).
-            Err(e)
-                if matches!(
-                    e.kind,
-                    holdfast_policy::FailureKind::BackingOff | holdfast_policy::FailureKind::Load
-                ) =>
-            {
-                debug!(instance = %slot.name, policy = %e.policy, kind = %e.kind, error = %e.message, "priority policy unavailable; static tracking applies");
-                slot.instance.set_fault(now, FaultReason::Tracked, false);
-                self.apply_static(now, i);
-            }
-            Err(e) => {
-                state.failures += 1;
-                warn!(instance = %slot.name, policy = %e.policy, kind = %e.kind, error = %e.message, failures = state.failures, "priority policy failed; static tracking applies");
-                slot.instance.set_fault(now, FaultReason::Tracked, false);
-                self.apply_static(now, i);
-            }
-        }
-        if again {
-            self.ask_policy(i);
-        }
-    }
-
-    /// Asks every policy again (periodic tick, or after a hot swap).
-    pub(crate) fn ask_all_policies(&mut self) {
-        for i in 0..self.slots.len() {
-            if self.slots[i].policy.is_some() {
-                self.ask_policy(i);
-            }
-        }
-    }
-
     fn on_packet(&mut self, now: Instant, p: Packet) {
         let payload = &p.bytes[p.meta.offset..p.meta.offset + p.meta.len];
         // The VRID is the second byte of every VRRP version's header.
@@ -560,7 +426,7 @@ impl Runner {
 }
 
 /// The policy contract's view of a VRRP state.
-fn policy_state(s: State) -> holdfast_policy::VrrpState {
+pub(super) fn policy_state(s: State) -> holdfast_policy::VrrpState {
     match s {
         State::Initialize => holdfast_policy::VrrpState::Initialize,
         State::Backup => holdfast_policy::VrrpState::Backup,
