@@ -194,7 +194,7 @@ mod tests {
         let text = r#"vrrp-instance "x" {
             interface "eth0"; virtual-router-id 9; version 2; priority 120; advert-interval 2
             preempt-delay 10; authentication "pass" "pw"; virtual-ipaddress "192.0.2.9/24"
-            garp-master-repeat 3; garp-master-delay 0; no-accept; v3-checksum-as-v2
+            garp-master-repeat 3; garp-master-delay 0; accept; v3-checksum-as-v2
         }"#;
         let cfg = holdfast_config::parse_str("t.kdl", text).unwrap();
         let c = core_config(&cfg.vrrp_instances[0]);
@@ -205,7 +205,7 @@ mod tests {
         assert_eq!(c.preempt, Preempt::Delay(Duration::from_secs(10)));
         assert_eq!(c.auth, Some(Auth::pass("pw")));
         assert_eq!((c.garp.repeat, c.garp.delay), (3, Duration::ZERO));
-        assert!(!c.accept_mode);
+        assert!(c.accept_mode);
         assert_eq!(c.send_checksum, ChecksumForm::NoPseudoHeader);
     }
 }
