@@ -156,9 +156,12 @@ fn dont_track_primary_keeps_a_master_out_of_fault_on_link_down() {
     assert!(!log.contains("to=\"FAULT\""), "{log}");
     assert!(lab.has_addr("r1", VIP), "still master, VIP kept");
     lab.set_link("r1", true);
-    // Without the flag the same link loss means Fault.
+    // Without the flag the same link loss means Fault (r2 settled as backup first).
     let r2 = start(&lab, "r2", &instance(100, "0.1", ""));
-    assert!(wait_until(Duration::from_secs(3), || lab.holders(VIP) == ["r1"]));
+    assert!(wait_until(Duration::from_secs(3), || r2
+        .log_text()
+        .contains("to=\"BACKUP\"")));
+    std::thread::sleep(Duration::from_millis(500));
     lab.set_link("r2", false);
     assert!(
         wait_until(Duration::from_secs(3), || r2
@@ -444,6 +447,32 @@ fn track_process_moves_mastership_within_a_second() {
     let _app = lab.spawn("r1", "app2", &[&program, "300"]);
     assert!(
         wait_until(Duration::from_secs(5), || lab.holders(VIP) == ["r1"]),
+        "{}",
+        r1.log_text()
+    );
+}
+
+/// An instance whose interface is down when holdfast starts starts in
+/// Fault, and leaves it when the link comes up.
+#[test]
+fn an_interface_down_at_start_means_fault_until_it_is_up() {
+    let Some(lab) = lab_or_skip(&["r1", "r2"]) else {
+        return;
+    };
+    lab.set_link("r1", false);
+    let r1 = start(&lab, "r1", &instance(150, "0.1", ""));
+    assert!(
+        wait_until(Duration::from_secs(5), || r1
+            .log_text()
+            .contains("interface down at start: fault")),
+        "{}",
+        r1.log_text()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!lab.has_addr("r1", VIP), "no VIP while in Fault");
+    lab.set_link("r1", true);
+    assert!(
+        wait_until(Duration::from_secs(5), || lab.has_addr("r1", VIP)),
         "{}",
         r1.log_text()
     );

@@ -151,6 +151,9 @@ pub(crate) async fn start(config: &Config) -> Result<Vrrp, NetError> {
             let up = nl.link(&name).await.is_ok_and(|l| l.up);
             slot.tracking.set_interface(&name, up);
         }
+        // Read again now that the link monitor listens: a link that went
+        // down in between is not missed. Down at start means Fault.
+        slot.starts_down = slot.track_primary && !nl.link(&r.link.name).await.is_ok_and(|l| l.up);
         info!(instance = %r.cfg.name, interface = %r.link.name, vrid = r.cfg.vrid, source = %r.primary, "vrrp instance starting");
         slots.push(slot);
     }

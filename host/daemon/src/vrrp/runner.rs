@@ -68,6 +68,8 @@ pub(crate) struct Slot {
     /// The instance's own interface (link, primary address) decides Fault;
     /// off with `dont-track-primary`.
     pub(crate) track_primary: bool,
+    /// Its interface was down when it started: it starts in Fault.
+    pub(crate) starts_down: bool,
 }
 
 impl Slot {
@@ -93,6 +95,7 @@ impl Slot {
                 &cfg.track_files,
             ),
             track_primary: !cfg.dont_track_primary,
+            starts_down: false,
             notify: cfg.notify.clone(),
             notifier,
             send_errors: 0,
@@ -366,6 +369,10 @@ impl Runner {
             self.slots[i].tracking.refresh_files();
             self.apply_tracking(now, i);
             self.slots[i].instance.startup(now);
+            if self.slots[i].starts_down {
+                warn!(instance = %self.slots[i].name, interface = %self.slots[i].ifname, "interface down at start: fault");
+                self.slots[i].instance.interface_down(now);
+            }
         }
         self.drain(now);
         let mut timer = match super::timer::PreciseTimer::new() {
