@@ -88,6 +88,8 @@ for i in 1 2 3; do
 done
 echo sorry > /tmp/www3/index.html
 touch /tmp/rs1-ok
+echo 3 > /tmp/rs1-weight
+echo 7 > /tmp/rs2-code
 sysctl -qw net.ipv4.ip_forward=1
 "#;
 
@@ -158,6 +160,16 @@ virtual-server "192.168.10.100:82" protocol="tcp" {
     }
     real-server "10.0.0.12:81" {
         check "icmp" interval=0.2 timeout=0.5 rise=1 fall=2
+    }
+}
+// Weights set by checks: a file's number (FILE_CHECK), an exec's exit status (misc_dynamic).
+virtual-server "192.168.10.100:83" protocol="tcp" {
+    scheduler "wrr"
+    real-server "10.0.0.11:83" weight=10 {
+        check "file" path="/tmp/rs1-weight" weight=-1 interval=0.2 timeout=0.5 rise=1 fall=1
+    }
+    real-server "10.0.0.12:83" weight=10 {
+        check "exec" command="sh -c 'exit $(cat /tmp/rs2-code)'" dynamic=#true interval=0.2 timeout=0.5 rise=1 fall=1
     }
 }
 virtual-server fwmark=7 family="ipv4" {
@@ -345,6 +357,22 @@ fn in_vm_director_end_to_end() {
         log,
     );
 
+    // Weights from checks: 10 - 3 (file) and 7 - 2 (exec, dynamic); then
+    // 0 in the file and exit 0: both back to their configured 10.
+    wait_for(
+        "weights set by file and exec checks",
+        Duration::from_secs(10),
+        |t| t.contains("-> 10.0.0.11:83 Masq 7") && t.contains("-> 10.0.0.12:83 Masq 5"),
+        log,
+    );
+    vm::sh("echo 0 > /tmp/rs1-weight; echo 0 > /tmp/rs2-code");
+    wait_for(
+        "configured weights restored",
+        Duration::from_secs(10),
+        |t| t.contains("-> 10.0.0.11:83 Masq 10") && t.contains("-> 10.0.0.12:83 Masq 10"),
+        log,
+    );
+
     let tun = vm::sh("ipvsadm -Ln --tun-info");
     assert!(tun.contains("gue") && tun.contains("6080"), "{tun}");
 
@@ -455,9 +483,9 @@ fn in_vm_director_end_to_end() {
         "{log_text}"
     );
     // The same http check of 10.0.0.11 and .12 in two services runs once:
-    // eight configured checks, six probes.
+    // ten configured checks, eight probes.
     assert!(
-        log_text.contains("health checks started checks=8 probes=6"),
+        log_text.contains("health checks started checks=10 probes=8"),
         "{log_text}"
     );
 }
