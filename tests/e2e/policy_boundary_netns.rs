@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use holdfast_tests::capture::{Capture, Frame};
+use holdfast_tests::capture::Capture;
 use holdfast_tests::lab::{Daemon, Lab, wait_until};
 use holdfast_tests::wasm::{Body, component};
 
@@ -100,15 +100,7 @@ fn refused_while_running(p: &mut Pair, swap: impl FnOnce(&Lab, &Path), refusal: 
 }
 
 fn r1_adverts(lab: &Lab, capture: Capture) -> Vec<(f64, u8)> {
-    let r1 = lab.host("r1").ipv4.clone();
-    capture
-        .finish()
-        .into_iter()
-        .filter_map(|f| match f {
-            Frame::Advert { at, src, priority } if src.to_string() == r1 => Some((at, priority)),
-            _ => None,
-        })
-        .collect()
+    common::adverts_of(lab, "r1", capture)
 }
 
 /// Every advert carries the old policy's answer, on schedule.
@@ -119,10 +111,7 @@ fn check_adverts(adverts: &[(f64, u8)]) {
         priorities.iter().all(|&p| p == 80),
         "the old policy (80) must answer throughout: {priorities:?}"
     );
-    let worst = adverts
-        .windows(2)
-        .map(|w| w[1].0 - w[0].0)
-        .fold(0.0, f64::max);
+    let worst = common::worst_gap(adverts);
     assert!(
         worst < INTERVAL * 1.5,
         "an advert was late: {worst:.3} s between two at {INTERVAL} s"

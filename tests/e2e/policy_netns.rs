@@ -56,27 +56,13 @@ fn a_priority_policy_drives_mastership_and_hot_swaps_without_restart() {
     );
     // No missed advert: r1 kept its 0.1 s schedule through the swap, and the
     // new priority went out in an advert before r2 took over.
-    let r1_adverts: Vec<(f64, u8)> = capture
-        .finish()
-        .into_iter()
-        .filter_map(|f| match f {
-            holdfast_tests::capture::Frame::Advert { at, src, priority }
-                if src.to_string() == lab.host("r1").ipv4 =>
-            {
-                Some((at, priority))
-            }
-            _ => None,
-        })
-        .collect();
+    let r1_adverts = common::adverts_of(&lab, "r1", capture);
     let priorities: Vec<u8> = r1_adverts.iter().map(|a| a.1).collect();
     assert!(
         priorities.first() == Some(&150) && priorities.contains(&50),
         "r1's adverts went from 150 to 50: {priorities:?}"
     );
-    let worst_gap = r1_adverts
-        .windows(2)
-        .map(|w| w[1].0 - w[0].0)
-        .fold(0.0, f64::max);
+    let worst_gap = common::worst_gap(&r1_adverts);
     eprintln!(
         "r1: {} adverts during the swap, worst gap {worst_gap:.3} s",
         r1_adverts.len()

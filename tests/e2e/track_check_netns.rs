@@ -8,11 +8,26 @@
 use std::path::Path;
 use std::time::Duration;
 
-use holdfast_tests::capture::{Capture, Frame};
+use holdfast_tests::capture::Capture;
 use holdfast_tests::lab::{Lab, wait_until};
 
 mod common;
 use common::{VIP, build_policy, cache, instance, lab_or_skip, only_holder, start};
+
+/// The timing test runs alone: other tests of this file run beside each
+/// other (each takes the lane shared), never beside it (it takes it whole),
+/// so their daemons and traffic do not share its two cores and its bridge.
+static LANE: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+fn shared_lane() -> std::sync::RwLockReadGuard<'static, ()> {
+    LANE.read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn whole_lane() -> std::sync::RwLockWriteGuard<'static, ()> {
+    LANE.write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 /// A `vrrp-check` whose one `exec` check passes while `marker` exists.
 fn app_check(marker: &Path) -> String {
@@ -24,17 +39,7 @@ fn app_check(marker: &Path) -> String {
 
 /// r1's adverts' priorities, in order, without repeats.
 fn priorities(lab: &Lab, capture: Capture) -> Vec<u8> {
-    let r1 = lab.host("r1").ipv4.clone();
-    let mut out: Vec<u8> = Vec::new();
-    for f in capture.finish() {
-        if let Frame::Advert { src, priority, .. } = f
-            && src.to_string() == r1
-            && out.last() != Some(&priority)
-        {
-            out.push(priority);
-        }
-    }
-    out
+    common::distinct_priorities(&common::adverts_of(lab, "r1", capture))
 }
 
 /// r1 (150) tracks the check with weight -60 against r2 (120): failing, r1
@@ -93,6 +98,7 @@ fn fail_then_recover(policy: bool) -> Option<Vec<u8>> {
 
 #[test]
 fn a_failing_check_lowers_priority_and_moves_mastership() {
+    let _lane = shared_lane();
     let Some(seen) = fail_then_recover(false) else {
         return;
     };
@@ -101,6 +107,7 @@ fn a_failing_check_lowers_priority_and_moves_mastership() {
 
 #[test]
 fn keepalived_track_sees_the_checks_and_answers_the_same() {
+    let _lane = shared_lane();
     let Some(seen) = fail_then_recover(true) else {
         return;
     };
@@ -109,6 +116,7 @@ fn keepalived_track_sees_the_checks_and_answers_the_same() {
 
 #[test]
 fn a_failing_check_of_weight_zero_means_fault() {
+    let _lane = shared_lane();
     let Some(lab) = lab_or_skip(&["r1", "r2"]) else {
         return;
     };
@@ -141,6 +149,7 @@ fn a_failing_check_of_weight_zero_means_fault() {
 
 #[test]
 fn dont_track_primary_keeps_a_master_out_of_fault_on_link_down() {
+    let _lane = shared_lane();
     let Some(lab) = lab_or_skip(&["r1", "r2"]) else {
         return;
     };
@@ -260,27 +269,14 @@ fn side_by_side(which: R1) -> Option<Timeline> {
         r1.log_text()
     );
     std::thread::sleep(Duration::from_millis(1500));
-    let r1_ip = lab.host("r1").ipv4.clone();
-    let adverts: Vec<(f64, u8)> = capture
-        .finish()
-        .into_iter()
-        .filter_map(|f| match f {
-            Frame::Advert { at, src, priority } if src.to_string() == r1_ip => Some((at, priority)),
-            _ => None,
-        })
-        .collect();
+    let adverts = common::adverts_of(&lab, "r1", capture);
     let first = |p: u8, after: f64| {
         adverts
             .iter()
             .find(|(at, prio)| *prio == p && *at >= after)
             .map(|(at, _)| at - after)
     };
-    let mut priorities: Vec<u8> = Vec::new();
-    for (_, p) in &adverts {
-        if priorities.last() != Some(p) {
-            priorities.push(*p);
-        }
-    }
+    let priorities = common::distinct_priorities(&adverts);
     Some(Timeline {
         lowered_after: first(90, failed_at).unwrap_or(f64::NAN),
         restored_after: first(150, recovered_at).unwrap_or(f64::NAN),
@@ -290,6 +286,7 @@ fn side_by_side(which: R1) -> Option<Timeline> {
 
 #[test]
 fn track_check_matches_keepalived_track_script() {
+    let _lane = shared_lane();
     if !holdfast_tests::skip_unless(common::keepalived_available(), "keepalived") {
         return;
     }
@@ -329,6 +326,7 @@ fn track_check_matches_keepalived_track_script() {
 /// whole timeout, and fails) leave r1's 0.01 s adverts on schedule.
 #[test]
 fn a_thousand_hanging_checks_do_not_delay_adverts() {
+    let _lane = whole_lane();
     let Some(lab) = lab_or_skip(&["r1", "r2"]) else {
         return;
     };
@@ -368,21 +366,12 @@ fn a_thousand_hanging_checks_do_not_delay_adverts() {
         "{}",
         r1.log_text()
     );
-    let capture = Capture::start(&lab.switch_ns(), &lab.dir.join("busy.pcap"));
+    // Captured on r1's own interface: when r1 sends each advert (the
+    // bridge, busy with the checks' connections, is not what is timed).
+    let capture = Capture::start_on(&lab.host("r1").ns, "eth0", &lab.dir.join("busy.pcap"));
     std::thread::sleep(Duration::from_secs(4));
-    let r1_ip = lab.host("r1").ipv4.clone();
-    let adverts: Vec<(f64, u8)> = capture
-        .finish()
-        .into_iter()
-        .filter_map(|f| match f {
-            Frame::Advert { at, src, priority } if src.to_string() == r1_ip => Some((at, priority)),
-            _ => None,
-        })
-        .collect();
-    let worst = adverts
-        .windows(2)
-        .map(|w| w[1].0 - w[0].0)
-        .fold(0.0, f64::max);
+    let adverts = common::adverts_of(&lab, "r1", capture);
+    let worst = common::worst_gap(&adverts);
     eprintln!(
         "1000 hanging checks: {} adverts in 4 s, worst gap {:.4} s",
         adverts.len(),
@@ -406,6 +395,7 @@ fn a_thousand_hanging_checks_do_not_delay_adverts() {
 /// process that dies within a second.
 #[test]
 fn track_process_moves_mastership_within_a_second() {
+    let _lane = shared_lane();
     let Some(lab) = lab_or_skip(&["r1", "r2"]) else {
         return;
     };
@@ -456,6 +446,7 @@ fn track_process_moves_mastership_within_a_second() {
 /// Fault, and leaves it when the link comes up.
 #[test]
 fn an_interface_down_at_start_means_fault_until_it_is_up() {
+    let _lane = shared_lane();
     let Some(lab) = lab_or_skip(&["r1", "r2"]) else {
         return;
     };

@@ -40,14 +40,21 @@ pub struct Capture {
 impl Capture {
     /// Starts capturing VRRP and ARP on the bridge of `switch_ns`.
     pub fn start(switch_ns: &str, path: &Path) -> Self {
+        Self::start_on(switch_ns, "br0", path)
+    }
+
+    /// Starts capturing VRRP and ARP on `iface` of namespace `ns`. On a
+    /// sender's own interface the timestamps are taken as it transmits, so
+    /// they time the sender, not the switch's forwarding under load.
+    pub fn start_on(ns: &str, iface: &str, path: &Path) -> Self {
         let child = Command::new("ip")
             .args([
                 "netns",
                 "exec",
-                switch_ns,
+                ns,
                 "tcpdump",
                 "-i",
-                "br0",
+                iface,
                 "-U",
                 "--immediate-mode",
                 "-s",

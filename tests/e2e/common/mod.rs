@@ -116,3 +116,43 @@ pub(crate) fn start_keepalived_with(
         ],
     )
 }
+
+/// `host`'s adverts in a capture on the lab's switch: (time, priority), in order.
+pub(crate) fn adverts_of(
+    lab: &Lab,
+    host: &str,
+    capture: holdfast_tests::capture::Capture,
+) -> Vec<(f64, u8)> {
+    let ip = lab.host(host).ipv4.clone();
+    capture
+        .finish()
+        .into_iter()
+        .filter_map(|f| match f {
+            holdfast_tests::capture::Frame::Advert { at, src, priority }
+                if src.to_string() == ip =>
+            {
+                Some((at, priority))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The longest time between two consecutive adverts.
+pub(crate) fn worst_gap(adverts: &[(f64, u8)]) -> f64 {
+    adverts
+        .windows(2)
+        .map(|w| w[1].0 - w[0].0)
+        .fold(0.0, f64::max)
+}
+
+/// The priorities advertised, in order, without repeats.
+pub(crate) fn distinct_priorities(adverts: &[(f64, u8)]) -> Vec<u8> {
+    let mut out: Vec<u8> = Vec::new();
+    for (_, p) in adverts {
+        if out.last() != Some(p) {
+            out.push(*p);
+        }
+    }
+    out
+}
