@@ -15,6 +15,7 @@ declare -A packages=(
     [dnsmasq]=dnsmasq
     [python3]=python3
     [md5sum]=coreutils
+    [redis-server]=redis-server
 )
 
 missing=()

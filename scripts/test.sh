@@ -13,3 +13,6 @@ cargo test --workspace --locked --no-fail-fast
 # The example custom policy is its own crate (built for wasm32 by the CLI
 # tests); its native unit tests show policy authors how to test their logic.
 cargo test --manifest-path examples/custom-policy/Cargo.toml --locked
+# The shipped policies' native unit tests (their logic, without a runtime).
+cargo test --manifest-path policies/Cargo.toml --locked -p keepalived-track -p http-verdict \
+    -p latency-weights -p redis-probe

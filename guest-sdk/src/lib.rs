@@ -57,8 +57,13 @@
 //! only inside holdfast; natively they are unreachable, so keep them out of
 //! the paths your native tests run.
 //!
-//! The contract is the WIT package `holdfast:policy@0.1.0` in this crate's
-//! `wit/` directory; the types below are generated from it.
+//! A probe module ([`ProbePolicy`]) checks a target itself: it talks to
+//! its own target through [`net`] (TCP, TLS, UDP or HTTP exchanges, each
+//! bounded in bytes and time) and can reach nothing else.
+//!
+//! The contract is the WIT package `holdfast:policy@0.2.0` in this crate's
+//! `wit/` directory; the types below are generated from it. holdfast also
+//! loads modules built against 0.1.0 (`wit-0.1.0/`).
 #![deny(missing_docs)]
 
 #[doc(hidden)]
@@ -91,10 +96,10 @@ pub mod health_bindings {
         default_bindings_module: "holdfast_policy_sdk::health_bindings",
         // One copy of the shared interfaces, so the types are the same in every world.
         with: {
-            "holdfast:policy/types@0.1.0": crate::priority_bindings::holdfast::policy::types,
-            "holdfast:policy/log@0.1.0": crate::priority_bindings::holdfast::policy::log,
-            "holdfast:policy/clock@0.1.0": crate::priority_bindings::holdfast::policy::clock,
-            "holdfast:policy/state@0.1.0": crate::priority_bindings::holdfast::policy::state,
+            "holdfast:policy/types@0.2.0": crate::priority_bindings::holdfast::policy::types,
+            "holdfast:policy/log@0.2.0": crate::priority_bindings::holdfast::policy::log,
+            "holdfast:policy/clock@0.2.0": crate::priority_bindings::holdfast::policy::clock,
+            "holdfast:policy/state@0.2.0": crate::priority_bindings::holdfast::policy::state,
         },
     });
 }
@@ -113,11 +118,33 @@ pub mod weight_bindings {
         default_bindings_module: "holdfast_policy_sdk::weight_bindings",
         // One copy of the shared interfaces, so the types are the same in every world.
         with: {
-            "holdfast:policy/types@0.1.0": crate::priority_bindings::holdfast::policy::types,
-            "holdfast:policy/log@0.1.0": crate::priority_bindings::holdfast::policy::log,
-            "holdfast:policy/clock@0.1.0": crate::priority_bindings::holdfast::policy::clock,
-            "holdfast:policy/state@0.1.0": crate::priority_bindings::holdfast::policy::state,
+            "holdfast:policy/types@0.2.0": crate::priority_bindings::holdfast::policy::types,
+            "holdfast:policy/log@0.2.0": crate::priority_bindings::holdfast::policy::log,
+            "holdfast:policy/clock@0.2.0": crate::priority_bindings::holdfast::policy::clock,
+            "holdfast:policy/state@0.2.0": crate::priority_bindings::holdfast::policy::state,
         },
+    });
+}
+
+#[doc(hidden)]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "generated bindings mirror the WIT records"
+)]
+pub mod probe_bindings {
+    wit_bindgen::generate!({
+        path: "wit",
+        world: "probe",
+        pub_export_macro: true,
+        export_macro_name: "export_probe",
+        default_bindings_module: "holdfast_policy_sdk::probe_bindings",
+        // One copy of the shared interfaces, so the types are the same in every world.
+        with: {
+            "holdfast:policy/types@0.2.0": crate::priority_bindings::holdfast::policy::types,
+            "holdfast:policy/log@0.2.0": crate::priority_bindings::holdfast::policy::log,
+            "holdfast:policy/clock@0.2.0": crate::priority_bindings::holdfast::policy::clock,
+        },
+        generate_all,
     });
 }
 
@@ -125,9 +152,56 @@ pub mod weight_bindings {
 pub use std::format;
 
 pub use priority_bindings::holdfast::policy::types::{
-    HealthVerdict, PriorityInput, PriorityOutput, ProbeKind, ProbeResult, TrackedCheck,
-    TrackedFile, TrackedInterface, VrrpState, WeightInput,
+    HealthVerdict, PriorityInput, PriorityOutput, ProbeInput, ProbeKind, ProbeOutput, ProbeResult,
+    TrackedCheck, TrackedFile, TrackedInterface, VrrpState, WeightInput,
 };
+
+/// A probe's exchanges with its own target (the host refuses any other
+/// address). Available inside holdfast only, in a [`ProbePolicy`].
+pub mod net {
+    use crate::probe_bindings::holdfast::policy::network as host;
+    pub use crate::probe_bindings::holdfast::policy::network::{
+        Exchange, HttpRequest, HttpResponse,
+    };
+
+    /// An exchange with `to` that sends `send` and reads until the reply
+    /// ends with `until` (or `max_reply` bytes, or the peer closes).
+    pub fn exchange(
+        to: &str,
+        send: &[u8],
+        until: Option<&[u8]>,
+        max_reply: u32,
+        timeout_ms: u32,
+    ) -> Exchange {
+        Exchange {
+            to: to.to_string(),
+            send: send.to_vec(),
+            until: until.map(<[u8]>::to_vec),
+            max_reply,
+            timeout_ms,
+        }
+    }
+
+    /// Over TCP.
+    pub fn tcp(x: &Exchange) -> Result<Vec<u8>, String> {
+        host::tcp_exchange(x)
+    }
+
+    /// Over TLS (not verified), with SNI when named.
+    pub fn tls(x: &Exchange, server_name: Option<&str>) -> Result<Vec<u8>, String> {
+        host::tls_exchange(x, server_name)
+    }
+
+    /// One datagram each way.
+    pub fn udp(x: &Exchange) -> Result<Vec<u8>, String> {
+        host::udp_exchange(x)
+    }
+
+    /// An HTTP/1.1 request.
+    pub fn http(r: &HttpRequest) -> Result<HttpResponse, String> {
+        host::http(r)
+    }
+}
 
 /// Logging into the daemon's log, at a level.
 pub mod log {
@@ -206,8 +280,14 @@ pub trait WeightPolicy: Init {
     }
 }
 
+/// Checks a target through [`net`] exchanges with it.
+pub trait ProbePolicy: Init {
+    /// Up or down, an optional weight, and what it saw.
+    fn probe(input: ProbeInput) -> ProbeOutput;
+}
+
 /// Exports a policy type: `export_policy!(priority: MyPolicy)`, or
-/// `health:` / `weight:`.
+/// `health:` / `weight:` / `probe:`.
 #[macro_export]
 macro_rules! export_policy {
     (priority: $ty:ty) => {
@@ -250,6 +330,20 @@ macro_rules! export_policy {
                 }
             }
             $crate::weight_bindings::export_weight!(__HoldfastExport);
+        };
+    };
+    (probe: $ty:ty) => {
+        const _: () = {
+            struct __HoldfastExport;
+            impl $crate::probe_bindings::Guest for __HoldfastExport {
+                fn init(params: String) -> Result<(), String> {
+                    <$ty as $crate::Init>::init(params)
+                }
+                fn probe(input: $crate::ProbeInput) -> $crate::ProbeOutput {
+                    <$ty as $crate::ProbePolicy>::probe(input)
+                }
+            }
+            $crate::probe_bindings::export_probe!(__HoldfastExport);
         };
     };
 }

@@ -33,6 +33,24 @@ pub enum ProbeKind {
     Smtp(SmtpProbe),
     /// A number in a file (the target is not used).
     File(crate::FileProbe),
+    /// A probe the daemon supplies (a WebAssembly probe module).
+    Custom(CustomRef),
+}
+
+/// A probe run by someone else: blocking, on a thread of its own.
+pub trait CustomProbe: Send + Sync + std::fmt::Debug {
+    /// One attempt against `target` from `source`, within `timeout`.
+    fn run(&self, target: SocketAddr, source: &Source, timeout: Duration) -> Outcome;
+}
+
+/// A shared [`CustomProbe`]; equal only to itself.
+#[derive(Debug, Clone)]
+pub struct CustomRef(pub std::sync::Arc<dyn CustomProbe>);
+
+impl PartialEq for CustomRef {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 /// A probe against one target.
@@ -90,7 +108,8 @@ impl WeightChange {
 }
 
 impl Outcome {
-    pub(crate) fn passed(started: Instant) -> Self {
+    /// A success, timed from `started`.
+    pub fn passed(started: Instant) -> Self {
         Self {
             success: true,
             latency: started.elapsed(),
@@ -101,7 +120,8 @@ impl Outcome {
         }
     }
 
-    pub(crate) fn failed(started: Instant, error: String) -> Self {
+    /// A failure, timed from `started`.
+    pub fn failed(started: Instant, error: String) -> Self {
         Self {
             success: false,
             latency: started.elapsed(),
@@ -148,6 +168,26 @@ impl Probe {
             // Bounded by its own timeout, which kills its process group.
             return crate::exec::run(command, self.timeout).await;
         }
+        if let ProbeKind::Custom(custom) = &self.kind {
+            // Blocking and bounded by its own deadline; the grace only
+            // covers a thread pool slow to start it.
+            let (custom, target, source, timeout) = (
+                custom.0.clone(),
+                self.target,
+                self.source.clone(),
+                self.timeout,
+            );
+            let started = Instant::now();
+            let run = tokio::task::spawn_blocking(move || custom.run(target, &source, timeout));
+            return match tokio::time::timeout(timeout + Duration::from_secs(1), run).await {
+                Ok(Ok(outcome)) => outcome,
+                Ok(Err(e)) => Outcome::failed(started, format!("probe: {e}")),
+                Err(_) => Outcome::failed(
+                    started,
+                    format!("timed out after {} ms", self.timeout.as_millis()),
+                ),
+            };
+        }
         let started = Instant::now();
         match tokio::time::timeout(self.timeout, self.attempt_unbounded(started)).await {
             Ok(outcome) => outcome,
@@ -174,7 +214,9 @@ impl Probe {
                 crate::icmp::run(source, target.ip(), seq, started).await
             }
             ProbeKind::File(file) => file.run(started).await,
-            ProbeKind::Exec(_) => Outcome::failed(started, "not a network probe".into()),
+            ProbeKind::Exec(_) | ProbeKind::Custom(_) => {
+                Outcome::failed(started, "not a network probe".into())
+            }
         }
     }
 }

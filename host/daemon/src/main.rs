@@ -7,6 +7,8 @@ mod logging;
 mod lvs;
 mod policies;
 mod policy_cmd;
+mod probe_modules;
+mod probe_net;
 mod probes;
 mod run;
 mod sys;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand, ValueEnum};
 use holdfast_policy::{
     CompileBudget, Limits, LoadedPolicy, PolicyEngine, PolicyInstance, PolicyKind, PriorityInput,
-    ProbeResult, WeightInput, componentize,
+    ProbeInput, ProbeResult, WeightInput, componentize,
 };
 
 #[derive(Debug, Subcommand)]
@@ -46,6 +46,7 @@ pub(crate) enum Kind {
     Priority,
     Health,
     Weight,
+    Probe,
 }
 
 #[derive(Debug, Args)]
@@ -55,18 +56,23 @@ pub(crate) struct EvalArgs {
     /// Which world to call.
     #[arg(long, value_enum)]
     kind: Kind,
-    /// The call's input, as JSON.
-    #[arg(long)]
-    input: String,
+    /// The call's input, as JSON (not for `--kind probe`).
+    #[arg(long, required_unless_present = "target")]
+    input: Option<String>,
+    /// A probe's target, `HOST:PORT` (`--kind probe`): the one address its
+    /// exchanges may reach, really reached.
+    #[arg(long, conflicts_with = "input")]
+    target: Option<String>,
     /// The `params` given to `init`, as a JSON object.
     #[arg(long, default_value = "{}")]
     params: String,
     /// Fuel for the call.
     #[arg(long, default_value_t = Limits::default().fuel)]
     fuel: u64,
-    /// Deadline in milliseconds.
-    #[arg(long, default_value_t = 20)]
-    timeout_ms: u64,
+    /// Deadline in milliseconds (default 20; for a probe, its check's
+    /// timeout: 2000).
+    #[arg(long)]
+    timeout_ms: Option<u64>,
     /// Memory cap in MiB.
     #[arg(long, default_value_t = Limits::default().memory_mib)]
     memory_mib: u32,
@@ -245,10 +251,13 @@ fn eval(args: &EvalArgs) -> ExitCode {
         Kind::Priority => PolicyKind::Priority,
         Kind::Health => PolicyKind::Health,
         Kind::Weight => PolicyKind::Weight,
+        Kind::Probe => PolicyKind::Probe,
     };
+    let default_ms = if kind == PolicyKind::Probe { 2000 } else { 20 };
+    let timeout_ms = args.timeout_ms.unwrap_or(default_ms);
     let limits = Limits {
         fuel: args.fuel,
-        timeout: Duration::from_millis(args.timeout_ms),
+        timeout: Duration::from_millis(timeout_ms),
         memory_mib: args.memory_mib,
         compile: CompileBudget {
             memory_mib: args.compile_memory_mib,
@@ -282,23 +291,50 @@ fn eval(args: &EvalArgs) -> ExitCode {
         Ok(i) => i,
         Err(e) => return failure(e),
     };
+    let input = args.input.as_deref().unwrap_or_default();
     let output = match kind {
-        PolicyKind::Priority => serde_json::from_str::<PriorityInput>(&args.input)
+        PolicyKind::Priority => serde_json::from_str::<PriorityInput>(input)
             .map_err(|e| e.to_string())
             .map(|i| instance.priority(&i).map(|o| serde_json::json!(o))),
-        PolicyKind::Health => serde_json::from_str::<ProbeResult>(&args.input)
+        PolicyKind::Health => serde_json::from_str::<ProbeResult>(input)
             .map_err(|e| e.to_string())
             .map(|i| instance.verdict(&i).map(|o| serde_json::json!(o))),
-        PolicyKind::Weight => serde_json::from_str::<WeightInput>(&args.input)
+        PolicyKind::Weight => serde_json::from_str::<WeightInput>(input)
             .map_err(|e| e.to_string())
             .map(|i| instance.weight(&i).map(|o| serde_json::json!(o))),
+        PolicyKind::Probe => resolve(args.target.as_deref()).map(|target| {
+            let net = crate::probe_net::CheckNetwork::new(target, Default::default());
+            let input = ProbeInput {
+                target,
+                timeout_ms: timeout_ms.min(u64::from(u32::MAX)) as u32,
+            };
+            instance
+                .probe(&input, Box::new(net))
+                .map(|o| serde_json::json!(o))
+        }),
+    };
+    let what = if kind == PolicyKind::Probe {
+        "--target"
+    } else {
+        "--input"
     };
     match output {
-        Err(e) => fail("--input", &e),
+        Err(e) => fail(what, &e),
         Ok(Err(e)) => failure(e),
         Ok(Ok(v)) => {
             println!("{}", serde_json::json!({ "output": v }));
             ExitCode::SUCCESS
         }
     }
+}
+
+/// `HOST:PORT` to the first address it resolves to.
+fn resolve(target: Option<&str>) -> Result<std::net::SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    let target = target.ok_or("a probe needs --target HOST:PORT")?;
+    target
+        .to_socket_addrs()
+        .map_err(|e| format!("{target}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{target}: no address"))
 }

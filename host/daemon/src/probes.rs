@@ -9,12 +9,15 @@ use holdfast_checks::{
 };
 use holdfast_config::{CheckCfg, CheckKind};
 
+use crate::probe_modules::ProbeModules;
+
 /// The probe for `check` against `target` (the real server's address and
 /// port, overridden by `connect-ip=` and `port=`), and its kind as health
 /// policies see it.
 pub(crate) fn probe(
     check: &CheckCfg,
     target: SocketAddr,
+    modules: &ProbeModules,
 ) -> Result<(Probe, holdfast_policy::ProbeKind), String> {
     use holdfast_policy::ProbeKind as Seen;
     let target = SocketAddr::new(
@@ -77,8 +80,7 @@ pub(crate) fn probe(
             ProbeKind::Smtp(SmtpProbe {
                 helo_name: helo_name.clone(),
             }),
-            // The policy contract 0.1.0 has no smtp kind: it is a TCP exchange.
-            Seen::Tcp,
+            Seen::Smtp,
         ),
         CheckKind::File {
             path,
@@ -90,9 +92,9 @@ pub(crate) fn probe(
                 path: path.clone(),
                 weight: i64::from(*weight) * sign,
             };
-            // The policy contract 0.1.0 has no file kind: closest is exec.
-            (ProbeKind::File(file), Seen::Exec)
+            (ProbeKind::File(file), Seen::File)
         }
+        CheckKind::Probe { policy } => (ProbeKind::Custom(modules.probe(policy)?), Seen::Probe),
         CheckKind::Exec {
             command,
             user,

@@ -76,10 +76,13 @@ async fn serve(config: holdfast_config::Config) -> ExitCode {
         error!("cannot install signal handlers");
         return ExitCode::FAILURE;
     };
+    // Probe modules load on their own thread; checks that use them fail
+    // until they have.
+    let modules = crate::probe_modules::ProbeModules::start(&config);
     let vrrp = if config.vrrp_instances.is_empty() {
         None
     } else {
-        match vrrp::start(&config).await {
+        match vrrp::start(&config, &modules).await {
             Ok(v) => Some(v),
             Err(e) => {
                 error!(error = %e, "cannot start VRRP");
@@ -95,7 +98,7 @@ async fn serve(config: holdfast_config::Config) -> ExitCode {
     let lvs = if config.virtual_servers.is_empty() {
         None
     } else {
-        match crate::lvs::start(&config).await {
+        match crate::lvs::start(&config, &modules).await {
             Ok(l) => Some(l),
             Err(e) => {
                 error!(error = %e, "cannot start IPVS (is the ip_vs module available?)");
@@ -123,6 +126,7 @@ async fn serve(config: holdfast_config::Config) -> ExitCode {
                 if let Some(l) = &lvs {
                     l.reload_policies();
                 }
+                modules.reload();
             }
         }
     }

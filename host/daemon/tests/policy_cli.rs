@@ -54,7 +54,7 @@ fn build_then_inspect() {
     let v = json(&out);
     assert_eq!(v["worlds"], serde_json::json!(["priority"]));
     assert_eq!(v["exports"], serde_json::json!(["init", "priority"]));
-    assert_eq!(v["packages"], serde_json::json!(["holdfast:policy@0.1.0"]));
+    assert_eq!(v["packages"], serde_json::json!(["holdfast:policy@0.2.0"]));
     assert_eq!(v["refused"], serde_json::Value::Null);
     assert_eq!(v["sha256"].as_str().unwrap().len(), 64);
 }

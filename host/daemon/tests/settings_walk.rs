@@ -133,8 +133,9 @@ fn the_walk_sees_what_the_parser_accepts() {
     assert!(has("check exec", "command"));
     assert!(has("check http", "connect-ip"));
     assert!(!has("check exec", "port"), "an exec check has no target");
+    assert!(has("check probe", "policy"));
     for kind in [
-        "tcp", "http", "https", "udp", "dns", "icmp", "smtp", "exec", "file",
+        "tcp", "http", "https", "udp", "dns", "icmp", "smtp", "exec", "file", "probe",
     ] {
         assert!(has(&format!("check {kind}"), "interval"), "{kind}");
     }

@@ -94,6 +94,8 @@ fn priority_input_with_checks() -> PriorityInput {
             name: format!("check-{i}"),
             up: i % 3 != 0,
             weight: -5,
+            latency_us: Some(1_200 + i),
+            last_error: (i % 3 == 0).then(|| "exit status 1".to_string()),
         })
         .collect();
     input

@@ -17,11 +17,30 @@ use crate::error::{FailureKind, PolicyError};
 /// The WIT package policies are built against.
 pub const PACKAGE: &str = "holdfast:policy";
 /// The versions of [`PACKAGE`] this host loads.
-pub const SUPPORTED_VERSIONS: &[&str] = &["0.1.0"];
+pub const SUPPORTED_VERSIONS: &[&str] = &["0.1.0", "0.2.0"];
 /// The package's interfaces a component may import.
-const INTERFACES: &[&str] = &["types", "log", "clock", "state"];
+const INTERFACES: &[&str] = &["types", "log", "clock", "state", "network"];
 /// The functions a component may export (the worlds' exports).
-const EXPORTS: &[&str] = &["init", "priority", "verdict", "weight"];
+const EXPORTS: &[&str] = &["init", "priority", "verdict", "weight", "probe"];
+
+/// The contract version a component was built against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Version {
+    /// 0.1.0: three worlds, no `network`.
+    V0_1,
+    /// 0.2.0: the current contract.
+    V0_2,
+}
+
+impl Version {
+    fn of(version: &str) -> Option<Self> {
+        match version {
+            "0.1.0" => Some(Self::V0_1),
+            "0.2.0" => Some(Self::V0_2),
+            _ => None,
+        }
+    }
+}
 
 /// `holdfast:policy@0.1.0, ...`: what this host accepts, for messages.
 pub fn supported() -> String {
@@ -61,13 +80,13 @@ pub(crate) fn packages(engine: &PolicyEngine, component: &Component) -> Vec<Stri
     out
 }
 
-/// Refuses a component whose imports or exports are not those of a
-/// supported version of the contract.
+/// Refuses a component whose imports or exports are not those of one
+/// supported version of the contract; the version it was built against.
 pub(crate) fn check(
     engine: &PolicyEngine,
     name: &str,
     component: &Component,
-) -> Result<(), PolicyError> {
+) -> Result<Version, PolicyError> {
     let refuse = |what: String| {
         Err(PolicyError::new(
             FailureKind::Contract,
@@ -77,11 +96,20 @@ pub(crate) fn check(
     };
     let ty = component.component_type();
     let mut imports_types = false;
+    let mut built_against: Option<Version> = None;
     for (import, _) in ty.imports(&engine.engine) {
         match split(import) {
             Some((PACKAGE, interface, Some(version)))
                 if SUPPORTED_VERSIONS.contains(&version) && INTERFACES.contains(&interface) =>
             {
+                let version = Version::of(version);
+                if built_against.is_some_and(|v| Some(v) != version) {
+                    return refuse(format!("mixes contract versions (`{import}`)"));
+                }
+                if version == Some(Version::V0_1) && interface == "network" {
+                    return refuse(format!("imports `{import}`, which 0.1.0 does not have"));
+                }
+                built_against = version;
                 imports_types |= interface == "types";
             }
             Some((PACKAGE, _, Some(version))) if !SUPPORTED_VERSIONS.contains(&version) => {
@@ -103,10 +131,10 @@ pub(crate) fn check(
     }
     // Every world's exports use the package's types: a component that does
     // not import them does not say which version it was built against.
-    if !imports_types {
-        return refuse(format!(
+    match built_against {
+        Some(version) if imports_types => Ok(version),
+        _ => refuse(format!(
             "does not import {PACKAGE}/types, so names no contract version"
-        ));
+        )),
     }
-    Ok(())
 }

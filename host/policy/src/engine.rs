@@ -9,9 +9,10 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-use crate::bindings::{health, priority, weight};
+use crate::bindings::{health, priority, probe, v0_1, weight};
 use crate::cache::PrecompileCache;
 use crate::compile::{CompileBudget, CompilerProcess};
+use crate::contract::Version;
 use crate::error::{FailureKind, PolicyError};
 use crate::host::HostState;
 use crate::limits::ModuleLimits;
@@ -32,6 +33,13 @@ pub enum PolicyKind {
     Health,
     /// `holdfast:policy/weight`
     Weight,
+    /// `holdfast:policy/probe` (0.2.0 on)
+    Probe,
+}
+
+impl PolicyKind {
+    /// Every world, in the order `inspect` lists them.
+    pub const ALL: [Self; 4] = [Self::Priority, Self::Health, Self::Weight, Self::Probe];
 }
 
 impl std::fmt::Display for PolicyKind {
@@ -40,6 +48,7 @@ impl std::fmt::Display for PolicyKind {
             Self::Priority => "priority",
             Self::Health => "health",
             Self::Weight => "weight",
+            Self::Probe => "probe",
         })
     }
 }
@@ -68,11 +77,15 @@ impl Default for Limits {
     }
 }
 
-/// A compiled policy, ready to instantiate.
+/// A compiled policy, ready to instantiate: its world, of its version.
 pub(crate) enum Pre {
     Priority(priority::PriorityPre<HostState>),
     Health(health::HealthPre<HostState>),
     Weight(weight::WeightPre<HostState>),
+    Probe(probe::ProbePre<HostState>),
+    PriorityV0_1(v0_1::priority::PriorityPre<HostState>),
+    HealthV0_1(v0_1::health::HealthPre<HostState>),
+    WeightV0_1(v0_1::weight::WeightPre<HostState>),
 }
 
 /// The engine shared by every policy.
@@ -102,8 +115,13 @@ impl PolicyEngine {
             |e: wasmtime::Error| PolicyError::new(FailureKind::Load, "-", format!("engine: {e:#}"));
         let engine = Engine::new(&config(true)).map_err(err)?;
         let mut linker = Linker::new(&engine);
-        // The three worlds import the same interfaces: one linker serves all.
+        // The worlds of a version import the same interfaces (probes add
+        // `network`): one linker serves all, both versions side by side.
         priority::Priority::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(err)?;
+        probe::holdfast::policy::network::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
+            .map_err(err)?;
+        v0_1::priority::Priority::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
+            .map_err(err)?;
         let alive = Arc::new(());
         let weak: Weak<()> = Arc::downgrade(&alive);
         let ticker = engine.clone();
@@ -212,11 +230,12 @@ impl PolicyEngine {
         }
     }
 
-    /// Type-checks a component against a world.
+    /// Type-checks a component against a world of its contract version.
     pub(crate) fn prepare(
         &self,
         name: &str,
         component: &Component,
+        version: Version,
         kind: PolicyKind,
     ) -> Result<Pre, PolicyError> {
         let pre = self.linker.instantiate_pre(component).map_err(|e| {
@@ -229,18 +248,39 @@ impl PolicyEngine {
                 format!("not a {kind} policy: {e:#}"),
             )
         };
-        Ok(match kind {
-            PolicyKind::Priority => Pre::Priority(priority::PriorityPre::new(pre).map_err(wrong)?),
-            PolicyKind::Health => Pre::Health(health::HealthPre::new(pre).map_err(wrong)?),
-            PolicyKind::Weight => Pre::Weight(weight::WeightPre::new(pre).map_err(wrong)?),
+        use PolicyKind as K;
+        use Version as V;
+        Ok(match (version, kind) {
+            (V::V0_2, K::Priority) => {
+                Pre::Priority(priority::PriorityPre::new(pre).map_err(wrong)?)
+            }
+            (V::V0_2, K::Health) => Pre::Health(health::HealthPre::new(pre).map_err(wrong)?),
+            (V::V0_2, K::Weight) => Pre::Weight(weight::WeightPre::new(pre).map_err(wrong)?),
+            (V::V0_2, K::Probe) => Pre::Probe(probe::ProbePre::new(pre).map_err(wrong)?),
+            (V::V0_1, K::Priority) => {
+                Pre::PriorityV0_1(v0_1::priority::PriorityPre::new(pre).map_err(wrong)?)
+            }
+            (V::V0_1, K::Health) => {
+                Pre::HealthV0_1(v0_1::health::HealthPre::new(pre).map_err(wrong)?)
+            }
+            (V::V0_1, K::Weight) => {
+                Pre::WeightV0_1(v0_1::weight::WeightPre::new(pre).map_err(wrong)?)
+            }
+            (V::V0_1, K::Probe) => {
+                return Err(PolicyError::new(
+                    FailureKind::WrongWorld,
+                    name,
+                    "not a probe policy: the probe world is new in holdfast:policy@0.2.0",
+                ));
+            }
         })
     }
 
-    /// The worlds a component implements.
-    pub(crate) fn worlds(&self, component: &Component) -> Vec<PolicyKind> {
-        [PolicyKind::Priority, PolicyKind::Health, PolicyKind::Weight]
+    /// The worlds a component of `version` implements.
+    pub(crate) fn worlds(&self, component: &Component, version: Version) -> Vec<PolicyKind> {
+        PolicyKind::ALL
             .into_iter()
-            .filter(|k| self.prepare("-", component, *k).is_ok())
+            .filter(|k| self.prepare("-", component, version, *k).is_ok())
             .collect()
     }
 }

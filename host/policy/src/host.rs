@@ -1,6 +1,8 @@
-//! What a policy may call: structured logging, a monotonic clock, and
-//! read-only daemon state. Nothing else is linked, so a module that imports
-//! anything else (WASI, files, sockets) fails to instantiate.
+//! What a policy may call: structured logging, a monotonic clock,
+//! read-only daemon state, and for probes exchanges with their own target
+//! (`network`). Nothing else is linked, so a module that imports anything
+//! else (WASI, files, sockets) fails to instantiate. Modules of the 0.1.0
+//! contract reach the same functions under their own interface names.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -8,7 +10,9 @@ use std::time::Instant;
 use wasmtime::ResourceLimiter;
 
 use crate::bindings::priority::holdfast::policy::{clock, log, state, types};
+use crate::bindings::v0_1::priority::holdfast::policy as v0_1;
 use crate::escape;
+use crate::network::ProbeCall;
 
 /// Log lines a single call may write; the rest are dropped (and counted).
 const LOG_LINES_PER_CALL: u32 = 20;
@@ -60,6 +64,8 @@ pub(crate) struct HostState {
     pub(crate) state: Option<StateQuery>,
     pub(crate) log_lines: u32,
     pub(crate) logs_dropped: u64,
+    /// The probe call in progress, for a probe module.
+    pub(crate) probe: Option<ProbeCall>,
 }
 
 impl std::fmt::Debug for HostState {
@@ -105,3 +111,32 @@ impl state::Host for HostState {
 }
 
 impl types::Host for HostState {}
+
+impl v0_1::log::Host for HostState {
+    fn log(&mut self, level: v0_1::log::Level, message: String) {
+        use v0_1::log::Level as Old;
+        let level = match level {
+            Old::Trace => log::Level::Trace,
+            Old::Debug => log::Level::Debug,
+            Old::Info => log::Level::Info,
+            Old::Warn => log::Level::Warn,
+            Old::Error => log::Level::Error,
+        };
+        log::Host::log(self, level, message);
+    }
+}
+
+impl v0_1::clock::Host for HostState {
+    fn now_ms(&mut self) -> u64 {
+        clock::Host::now_ms(self)
+    }
+}
+
+impl v0_1::state::Host for HostState {
+    fn instance_state(&mut self, name: String) -> Option<v0_1::types::VrrpState> {
+        let query = self.state.as_ref()?;
+        query(&name).map(Into::into)
+    }
+}
+
+impl v0_1::types::Host for HostState {}

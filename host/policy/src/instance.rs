@@ -8,12 +8,15 @@ use std::time::{Duration, Instant};
 
 use wasmtime::{Store, Trap};
 
-use crate::bindings::{health, priority, weight};
+use crate::bindings::{health, priority, probe, v0_1, weight};
 use crate::engine::{EPOCH_TICK, Limits, PolicyEngine, PolicyKind, Pre};
 use crate::error::{FailureKind, PolicyError};
 use crate::escape;
 use crate::host::{HostState, MemoryCap, StateQuery};
-use crate::io::{HealthVerdict, PriorityInput, PriorityOutput, ProbeResult, WeightInput};
+use crate::io::{
+    HealthVerdict, PriorityInput, PriorityOutput, ProbeInput, ProbeOutput, ProbeResult, WeightInput,
+};
+use crate::network::{ProbeCall, ProbeNetwork};
 
 /// Failures in a row after which calls are skipped for a while.
 pub const BACKOFF_AFTER: u32 = 3;
@@ -55,8 +58,8 @@ impl LoadedPolicy {
         limits: Limits,
     ) -> Result<Arc<Self>, PolicyError> {
         let compiled = engine.compile_checked(name, bytes, limits.compile)?;
-        crate::contract::check(engine, name, &compiled.component)?;
-        let pre = engine.prepare(name, &compiled.component, kind)?;
+        let version = crate::contract::check(engine, name, &compiled.component)?;
+        let pre = engine.prepare(name, &compiled.component, version, kind)?;
         Ok(Arc::new(Self {
             name: name.to_string(),
             kind,
@@ -113,6 +116,10 @@ enum Bindings {
     Priority(priority::Priority),
     Health(health::Health),
     Weight(weight::Weight),
+    Probe(probe::Probe),
+    PriorityV0_1(v0_1::priority::Priority),
+    HealthV0_1(v0_1::health::Health),
+    WeightV0_1(v0_1::weight::Weight),
 }
 
 /// A live instance of a policy, owned by one consumer (a VRRP instance, a
@@ -191,6 +198,7 @@ impl PolicyInstance {
             state: self.state.clone(),
             log_lines: 0,
             logs_dropped: 0,
+            probe: None,
         };
         let mut store = Store::new(&p.engine.engine, host);
         store.limiter(|s| &mut s.memory);
@@ -220,28 +228,24 @@ impl PolicyInstance {
             }
             err
         };
+        // Every world's instantiate-then-init is the same; only the types differ.
+        macro_rules! start {
+            ($pre:expr, $variant:ident) => {{
+                let b = $pre.instantiate(&mut store).map_err(|e| fail(&store, e))?;
+                let r = b
+                    .call_init(&mut store, &self.params)
+                    .map_err(|e| fail(&store, e))?;
+                (Bindings::$variant(b), r)
+            }};
+        }
         let (bindings, init) = match &self.policy.pre {
-            Pre::Priority(pre) => {
-                let b = pre.instantiate(&mut store).map_err(|e| fail(&store, e))?;
-                let r = b
-                    .call_init(&mut store, &self.params)
-                    .map_err(|e| fail(&store, e))?;
-                (Bindings::Priority(b), r)
-            }
-            Pre::Health(pre) => {
-                let b = pre.instantiate(&mut store).map_err(|e| fail(&store, e))?;
-                let r = b
-                    .call_init(&mut store, &self.params)
-                    .map_err(|e| fail(&store, e))?;
-                (Bindings::Health(b), r)
-            }
-            Pre::Weight(pre) => {
-                let b = pre.instantiate(&mut store).map_err(|e| fail(&store, e))?;
-                let r = b
-                    .call_init(&mut store, &self.params)
-                    .map_err(|e| fail(&store, e))?;
-                (Bindings::Weight(b), r)
-            }
+            Pre::Priority(pre) => start!(pre, Priority),
+            Pre::Health(pre) => start!(pre, Health),
+            Pre::Weight(pre) => start!(pre, Weight),
+            Pre::Probe(pre) => start!(pre, Probe),
+            Pre::PriorityV0_1(pre) => start!(pre, PriorityV0_1),
+            Pre::HealthV0_1(pre) => start!(pre, HealthV0_1),
+            Pre::WeightV0_1(pre) => start!(pre, WeightV0_1),
         };
         if let Err(msg) = init {
             return Err(PolicyError::new(FailureKind::InitFailed, &name, msg));
@@ -253,6 +257,17 @@ impl PolicyInstance {
     /// Runs one call under the limits; on failure rebuilds the instance.
     fn call<T>(
         &mut self,
+        f: impl FnOnce(&mut Store<HostState>, &Bindings) -> wasmtime::Result<T>,
+    ) -> Result<T, PolicyError> {
+        let timeout = self.policy.limits.timeout;
+        self.call_with(timeout, None, f)
+    }
+
+    /// [`Self::call`] with its own deadline and, for a probe, its network.
+    fn call_with<T>(
+        &mut self,
+        timeout: Duration,
+        probe: Option<ProbeCall>,
         f: impl FnOnce(&mut Store<HostState>, &Bindings) -> wasmtime::Result<T>,
     ) -> Result<T, PolicyError> {
         if let Some(until) = self.backoff_until
@@ -273,7 +288,10 @@ impl PolicyInstance {
         {
             return Err(self.failed(e));
         }
-        let limits = self.policy.limits;
+        let limits = Limits {
+            timeout,
+            ..self.policy.limits
+        };
         let Some((store, bindings)) = self.live.as_mut() else {
             return Err(self.failed(PolicyError::new(
                 FailureKind::InitFailed,
@@ -282,7 +300,9 @@ impl PolicyInstance {
             )));
         };
         Self::arm(store, limits);
+        store.data_mut().probe = probe;
         let result = f(store, bindings);
+        store.data_mut().probe = None;
         self.logs_dropped += store.data().logs_dropped;
         store.data_mut().logs_dropped = 0;
         match result {
@@ -319,14 +339,14 @@ impl PolicyInstance {
 
     /// Calls a priority policy.
     pub fn priority(&mut self, input: &PriorityInput) -> Result<PriorityOutput, PolicyError> {
-        let arg = input.into();
         // An Arc, not the name: no allocation on the hot path.
         let policy = self.policy.clone();
         let out = self.call(|store, b| match b {
-            Bindings::Priority(p) => p.call_priority(store, &arg),
+            Bindings::Priority(p) => p.call_priority(store, &input.into()).map(Into::into),
+            Bindings::PriorityV0_1(p) => p.call_priority(store, &input.into()).map(Into::into),
             _ => Err(wasmtime::Error::msg("not a priority policy")),
         })?;
-        match PriorityOutput::from(out) {
+        match out {
             PriorityOutput::Priority(0) => Err(self.failed(PolicyError::new(
                 FailureKind::BadOutput,
                 &policy.name,
@@ -342,13 +362,13 @@ impl PolicyInstance {
 
     /// Calls a health policy.
     pub fn verdict(&mut self, input: &ProbeResult) -> Result<HealthVerdict, PolicyError> {
-        let arg = input.into();
         let verdict = self.call(|store, b| match b {
-            Bindings::Health(h) => h.call_verdict(store, &arg),
+            Bindings::Health(h) => h.call_verdict(store, &input.into()).map(Into::into),
+            Bindings::HealthV0_1(h) => h.call_verdict(store, &input.into()).map(Into::into),
             _ => Err(wasmtime::Error::msg("not a health policy")),
         })?;
         let reason = |r: String| escape::module_text(&r, escape::ERROR_TEXT_MAX);
-        Ok(match HealthVerdict::from(verdict) {
+        Ok(match verdict {
             HealthVerdict::Down(r) => HealthVerdict::Down(reason(r)),
             HealthVerdict::Degraded(r) => HealthVerdict::Degraded(reason(r)),
             HealthVerdict::Up => HealthVerdict::Up,
@@ -357,10 +377,10 @@ impl PolicyInstance {
 
     /// Calls a weight policy.
     pub fn weight(&mut self, input: &WeightInput) -> Result<u32, PolicyError> {
-        let arg = input.into();
         let policy = self.policy.clone();
         let w = self.call(|store, b| match b {
-            Bindings::Weight(w) => w.call_weight(store, &arg),
+            Bindings::Weight(w) => w.call_weight(store, &input.into()),
+            Bindings::WeightV0_1(w) => w.call_weight(store, &input.into()),
             _ => Err(wasmtime::Error::msg("not a weight policy")),
         })?;
         if w > 65_535 {
@@ -371,5 +391,40 @@ impl PolicyInstance {
             )));
         }
         Ok(w)
+    }
+
+    /// Calls a probe module: its exchanges reach `input.target` only,
+    /// through `net`, and the whole call (exchanges included) is bounded by
+    /// `input.timeout_ms` rather than the policy's own timeout.
+    pub fn probe(
+        &mut self,
+        input: &ProbeInput,
+        net: Box<dyn ProbeNetwork>,
+    ) -> Result<ProbeOutput, PolicyError> {
+        let timeout = Duration::from_millis(u64::from(input.timeout_ms.max(1)));
+        let call = ProbeCall {
+            target: input.target,
+            deadline: Instant::now() + timeout,
+            exchanges: 0,
+            refused: 0,
+            net,
+        };
+        let out = self.call_with(timeout, Some(call), |store, b| match b {
+            Bindings::Probe(p) => p.call_probe(store, &input.into()),
+            _ => Err(wasmtime::Error::msg("not a probe policy")),
+        })?;
+        let out = ProbeOutput::from(out);
+        if out.weight.is_some_and(|w| w > 65_535) {
+            let policy = self.policy.clone();
+            return Err(self.failed(PolicyError::new(
+                FailureKind::BadOutput,
+                &policy.name,
+                format!("weight {} exceeds 65535", out.weight.unwrap_or_default()),
+            )));
+        }
+        Ok(ProbeOutput {
+            message: escape::module_text(&out.message, escape::ERROR_TEXT_MAX),
+            ..out
+        })
     }
 }

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::bindings::types as wit;
+use crate::bindings::v0_1::types as wit_v0_1;
 
 /// A VRRP instance's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,6 +59,12 @@ pub struct TrackedCheck {
     /// keepalived weight.
     #[serde(default)]
     pub weight: i32,
+    /// The last probe's latency (not seen by 0.1.0 modules).
+    #[serde(default)]
+    pub latency_us: Option<u64>,
+    /// The last probe's error (not seen by 0.1.0 modules).
+    #[serde(default)]
+    pub last_error: Option<String>,
 }
 
 /// Input of a priority policy.
@@ -114,6 +121,12 @@ pub enum ProbeKind {
     Icmp,
     /// A program.
     Exec,
+    /// An SMTP greeting (a TCP exchange to 0.1.0 modules).
+    Smtp,
+    /// A number in a file (`exec` to 0.1.0 modules).
+    File,
+    /// A probe module (`tcp` to 0.1.0 modules).
+    Probe,
 }
 
 /// Input of a health policy.
@@ -182,109 +195,198 @@ pub struct WeightInput {
     pub inactive_connections: u32,
 }
 
-impl From<VrrpState> for wit::VrrpState {
-    fn from(s: VrrpState) -> Self {
-        match s {
-            VrrpState::Initialize => Self::Initialize,
-            VrrpState::Backup => Self::Backup,
-            VrrpState::Master => Self::Master,
-            VrrpState::Fault => Self::Fault,
+/// Input of a probe module.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeInput {
+    /// The only address its exchanges may reach.
+    pub target: std::net::SocketAddr,
+    /// The whole call's deadline, exchanges included.
+    pub timeout_ms: u32,
+}
+
+/// Output of a probe module.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbeOutput {
+    /// The target passed.
+    pub up: bool,
+    /// The real server's weight, if the probe sets it.
+    #[serde(default)]
+    pub weight: Option<u32>,
+    /// What it saw (escaped by the host).
+    #[serde(default)]
+    pub message: String,
+}
+
+impl ProbeKind {
+    /// The nearest kind the 0.1.0 contract knows.
+    fn v0_1(self) -> wit_v0_1::ProbeKind {
+        use wit_v0_1::ProbeKind as Old;
+        match self {
+            Self::Tcp | Self::Smtp | Self::Probe => Old::Tcp,
+            Self::Http => Old::Http,
+            Self::Https => Old::Https,
+            Self::Udp => Old::Udp,
+            Self::Dns => Old::Dns,
+            Self::Icmp => Old::Icmp,
+            Self::Exec | Self::File => Old::Exec,
+        }
+    }
+
+    fn current(self) -> wit::ProbeKind {
+        match self {
+            Self::Tcp => wit::ProbeKind::Tcp,
+            Self::Http => wit::ProbeKind::Http,
+            Self::Https => wit::ProbeKind::Https,
+            Self::Udp => wit::ProbeKind::Udp,
+            Self::Dns => wit::ProbeKind::Dns,
+            Self::Icmp => wit::ProbeKind::Icmp,
+            Self::Exec => wit::ProbeKind::Exec,
+            Self::Smtp => wit::ProbeKind::Smtp,
+            Self::File => wit::ProbeKind::File,
+            Self::Probe => wit::ProbeKind::Probe,
         }
     }
 }
 
-impl From<&PriorityInput> for wit::PriorityInput {
-    fn from(i: &PriorityInput) -> Self {
+impl From<&TrackedCheck> for wit::TrackedCheck {
+    fn from(t: &TrackedCheck) -> Self {
         Self {
-            instance: i.instance.clone(),
-            base_priority: i.base_priority,
-            current_priority: i.current_priority,
-            state: i.state.into(),
-            interfaces: i
-                .interfaces
-                .iter()
-                .map(|t| wit::TrackedInterface {
-                    name: t.name.clone(),
-                    up: t.up,
-                    weight: t.weight,
-                })
-                .collect(),
-            files: i
-                .files
-                .iter()
-                .map(|t| wit::TrackedFile {
-                    path: t.path.clone(),
-                    value: t.value,
-                    weight: t.weight,
-                })
-                .collect(),
-            checks: i
-                .checks
-                .iter()
-                .map(|t| wit::TrackedCheck {
-                    name: t.name.clone(),
-                    up: t.up,
-                    weight: t.weight,
-                })
-                .collect(),
-            master_priority: i.master_priority,
+            name: t.name.clone(),
+            up: t.up,
+            weight: t.weight,
+            latency_us: t.latency_us,
+            last_error: t.last_error.clone(),
         }
     }
 }
 
-impl From<wit::PriorityOutput> for PriorityOutput {
-    fn from(o: wit::PriorityOutput) -> Self {
-        match o {
-            wit::PriorityOutput::Priority(p) => Self::Priority(p),
-            wit::PriorityOutput::Fault(r) => Self::Fault(r),
-        }
-    }
-}
-
-impl From<&ProbeResult> for wit::ProbeResult {
-    fn from(p: &ProbeResult) -> Self {
+impl From<&TrackedCheck> for wit_v0_1::TrackedCheck {
+    fn from(t: &TrackedCheck) -> Self {
         Self {
-            kind: match p.kind {
-                ProbeKind::Tcp => wit::ProbeKind::Tcp,
-                ProbeKind::Http => wit::ProbeKind::Http,
-                ProbeKind::Https => wit::ProbeKind::Https,
-                ProbeKind::Udp => wit::ProbeKind::Udp,
-                ProbeKind::Dns => wit::ProbeKind::Dns,
-                ProbeKind::Icmp => wit::ProbeKind::Icmp,
-                ProbeKind::Exec => wit::ProbeKind::Exec,
-            },
-            target: p.target.clone(),
-            success: p.success,
-            latency_us: p.latency_us,
-            status_code: p.status_code,
-            body_snippet: p.body_snippet.clone(),
-            body_digest: p.body_digest.clone(),
-            error: p.error.clone(),
-            consecutive_successes: p.consecutive_successes,
-            consecutive_failures: p.consecutive_failures,
+            name: t.name.clone(),
+            up: t.up,
+            weight: t.weight,
         }
     }
 }
 
-impl From<wit::HealthVerdict> for HealthVerdict {
-    fn from(v: wit::HealthVerdict) -> Self {
-        match v {
-            wit::HealthVerdict::Up => Self::Up,
-            wit::HealthVerdict::Down(r) => Self::Down(r),
-            wit::HealthVerdict::Degraded(r) => Self::Degraded(r),
-        }
-    }
-}
-
-impl From<&WeightInput> for wit::WeightInput {
-    fn from(w: &WeightInput) -> Self {
+impl From<&ProbeInput> for wit::ProbeInput {
+    fn from(p: &ProbeInput) -> Self {
         Self {
-            real_server: w.real_server.clone(),
-            base_weight: w.base_weight,
-            healthy: w.healthy,
-            latency_history_us: w.latency_history_us.clone(),
-            active_connections: w.active_connections,
-            inactive_connections: w.inactive_connections,
+            target: p.target.to_string(),
+            address: p.target.ip().to_string(),
+            port: p.target.port(),
+            timeout_ms: p.timeout_ms,
         }
     }
 }
+
+impl From<wit::ProbeOutput> for ProbeOutput {
+    fn from(o: wit::ProbeOutput) -> Self {
+        Self {
+            up: o.up,
+            weight: o.weight,
+            message: o.message,
+        }
+    }
+}
+
+/// The conversions both contract versions share, field for field.
+macro_rules! lowering {
+    ($wit:ident, $kind:ident) => {
+        impl From<VrrpState> for $wit::VrrpState {
+            fn from(s: VrrpState) -> Self {
+                match s {
+                    VrrpState::Initialize => Self::Initialize,
+                    VrrpState::Backup => Self::Backup,
+                    VrrpState::Master => Self::Master,
+                    VrrpState::Fault => Self::Fault,
+                }
+            }
+        }
+
+        impl From<&PriorityInput> for $wit::PriorityInput {
+            fn from(i: &PriorityInput) -> Self {
+                Self {
+                    instance: i.instance.clone(),
+                    base_priority: i.base_priority,
+                    current_priority: i.current_priority,
+                    state: i.state.into(),
+                    interfaces: i
+                        .interfaces
+                        .iter()
+                        .map(|t| $wit::TrackedInterface {
+                            name: t.name.clone(),
+                            up: t.up,
+                            weight: t.weight,
+                        })
+                        .collect(),
+                    files: i
+                        .files
+                        .iter()
+                        .map(|t| $wit::TrackedFile {
+                            path: t.path.clone(),
+                            value: t.value,
+                            weight: t.weight,
+                        })
+                        .collect(),
+                    checks: i.checks.iter().map(Into::into).collect(),
+                    master_priority: i.master_priority,
+                }
+            }
+        }
+
+        impl From<$wit::PriorityOutput> for PriorityOutput {
+            fn from(o: $wit::PriorityOutput) -> Self {
+                match o {
+                    $wit::PriorityOutput::Priority(p) => Self::Priority(p),
+                    $wit::PriorityOutput::Fault(r) => Self::Fault(r),
+                }
+            }
+        }
+
+        impl From<&ProbeResult> for $wit::ProbeResult {
+            fn from(p: &ProbeResult) -> Self {
+                Self {
+                    kind: p.kind.$kind(),
+                    target: p.target.clone(),
+                    success: p.success,
+                    latency_us: p.latency_us,
+                    status_code: p.status_code,
+                    body_snippet: p.body_snippet.clone(),
+                    body_digest: p.body_digest.clone(),
+                    error: p.error.clone(),
+                    consecutive_successes: p.consecutive_successes,
+                    consecutive_failures: p.consecutive_failures,
+                }
+            }
+        }
+
+        impl From<$wit::HealthVerdict> for HealthVerdict {
+            fn from(v: $wit::HealthVerdict) -> Self {
+                match v {
+                    $wit::HealthVerdict::Up => Self::Up,
+                    $wit::HealthVerdict::Down(r) => Self::Down(r),
+                    $wit::HealthVerdict::Degraded(r) => Self::Degraded(r),
+                }
+            }
+        }
+
+        impl From<&WeightInput> for $wit::WeightInput {
+            fn from(w: &WeightInput) -> Self {
+                Self {
+                    real_server: w.real_server.clone(),
+                    base_weight: w.base_weight,
+                    healthy: w.healthy,
+                    latency_history_us: w.latency_history_us.clone(),
+                    active_connections: w.active_connections,
+                    inactive_connections: w.inactive_connections,
+                }
+            }
+        }
+    };
+}
+
+lowering!(wit, current);
+lowering!(wit_v0_1, v0_1);

@@ -1,12 +1,13 @@
-//! The WebAssembly policy runtime: sandboxed priority, health and weight
-//! policies.
+//! The WebAssembly policy runtime: sandboxed priority, health, weight and
+//! probe policies.
 //!
 //! One [`PolicyEngine`] per daemon; a [`LoadedPolicy`] per policy (compiled
 //! and type-checked against its world once); a [`PolicyInstance`] per
 //! consumer. Every call runs under fuel, an epoch deadline and a memory
 //! cap; every failure is a [`PolicyError`] whose [`FailureKind`] the caller
 //! branches on to apply its fallback. Policies import only holdfast's host
-//! interfaces (log, clock, read-only state): no WASI.
+//! interfaces (log, clock, read-only state; probes an exchange with their
+//! own target): no WASI.
 
 mod bindings;
 mod cache;
@@ -20,6 +21,7 @@ mod host;
 mod instance;
 mod io;
 mod limits;
+mod network;
 
 pub use compile::{
     CompileBudget, CompilerProcess, WORKER_EXIT_BUDGET, WORKER_EXIT_INVALID, precompile,
@@ -31,6 +33,9 @@ pub use host::StateQuery;
 pub use instance::{BACKOFF_AFTER, LoadedPolicy, PolicyInstance};
 pub use io::*;
 pub use limits::{ModuleLimits, ModuleShape};
+pub use network::{
+    EXCHANGES_PER_CALL, Exchange, HttpRequest, HttpResponse, ProbeNetwork, REPLY_MAX, Transport,
+};
 
 /// The worlds a component implements, if it is of a supported contract
 /// version.
@@ -40,8 +45,8 @@ pub fn worlds(
     bytes: &[u8],
 ) -> Result<Vec<PolicyKind>, PolicyError> {
     let component = engine.compile(name, bytes)?;
-    contract::check(engine, name, &component)?;
-    Ok(engine.worlds(&component))
+    let version = contract::check(engine, name, &component)?;
+    Ok(engine.worlds(&component, version))
 }
 
 /// What `holdfast policy inspect` shows.
@@ -69,19 +74,18 @@ pub fn inspect(engine: &PolicyEngine, name: &str, bytes: &[u8]) -> Result<Inspec
     let bytes = componentize(name, bytes)?;
     let component = engine.compile(name, &bytes)?;
     let ty = component.component_type();
-    let refused = contract::check(engine, name, &component).err();
+    let checked = contract::check(engine, name, &component);
     let names = |n: &str| escape::module_text(n, escape::ERROR_TEXT_MAX);
     Ok(Inspection {
         packages: contract::packages(engine, &component)
             .iter()
             .map(|p| names(p))
             .collect(),
-        worlds: if refused.is_none() {
-            engine.worlds(&component)
-        } else {
-            Vec::new()
+        worlds: match &checked {
+            Ok(version) => engine.worlds(&component, *version),
+            Err(_) => Vec::new(),
         },
-        refused: refused.map(|e| e.message),
+        refused: checked.err().map(|e| e.message),
         imports: ty.imports(&engine.engine).map(|(n, _)| names(n)).collect(),
         exports: ty.exports(&engine.engine).map(|(n, _)| names(n)).collect(),
         size: bytes.len(),

@@ -106,20 +106,21 @@ fn another_contract_version_is_refused_by_name() {
     .unwrap_err();
     assert_eq!(err.kind, FailureKind::Contract);
     assert!(
-        err.message.contains("built against holdfast:policy@0.2.0"),
+        err.message.contains("built against holdfast:policy@0.9.0"),
         "{err}"
     );
     assert!(
-        err.message.contains("accepts holdfast:policy@0.1.0"),
+        err.message
+            .contains("accepts holdfast:policy@0.1.0, holdfast:policy@0.2.0"),
         "{err}"
     );
     let info = holdfast_policy::inspect(engine(), "other", &bytes).unwrap();
-    assert_eq!(info.packages, ["holdfast:policy@0.2.0"]);
+    assert_eq!(info.packages, ["holdfast:policy@0.9.0"]);
     assert!(info.worlds.is_empty());
     assert!(info.refused.is_some());
     // The shipped policies name the version they were built against.
     let info = holdfast_policy::inspect(engine(), "t", &component("keepalived-track")).unwrap();
-    assert_eq!(info.packages, ["holdfast:policy@0.1.0"]);
+    assert_eq!(info.packages, ["holdfast:policy@0.2.0"]);
     assert_eq!(info.refused, None);
 }
 

@@ -89,6 +89,12 @@ pub enum CheckKind {
         /// `reverse=`: multiply by −weight.
         reverse: bool,
     },
+    /// A WebAssembly probe module checks the target itself, through
+    /// exchanges with that target only.
+    Probe {
+        /// `policy=`: the `policy` block whose module exports the probe world.
+        policy: String,
+    },
     /// Run a program; exit 0 means up (keepalived's MISC_CHECK).
     Exec {
         /// `command=`: the command line.

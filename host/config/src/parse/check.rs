@@ -16,13 +16,14 @@ use crate::error::{Problem, ProblemKind};
 use crate::model::{CheckCfg, CheckKind, VrrpCheckCfg};
 use crate::reader::{Diags, children, name_span, prop};
 
-/// Every kind keepalived has a checker for, as holdfast spells them.
+/// Every kind keepalived has a checker for, as holdfast spells them,
+/// and `probe`, a WebAssembly probe module.
 pub(super) const CHECK_KINDS: &[&str] = &[
-    "tcp", "http", "https", "udp", "dns", "icmp", "smtp", "exec", "file",
+    "tcp", "http", "https", "udp", "dns", "icmp", "smtp", "exec", "file", "probe",
 ];
 /// The kinds that run in this version.
 pub(super) const RUNNING_KINDS: &[&str] = &[
-    "tcp", "http", "https", "udp", "dns", "icmp", "smtp", "exec", "file",
+    "tcp", "http", "https", "udp", "dns", "icmp", "smtp", "exec", "file", "probe",
 ];
 /// Properties every kind takes.
 const CHECK_TIMING: &[&str] = &[
@@ -63,7 +64,7 @@ pub(super) fn read_vrrp_check(
         match child.name().value() {
             "check" => {
                 any = true;
-                checks.extend(read(child, d, Where::VrrpCheck));
+                checks.extend(read(child, d, anchors, Where::VrrpCheck));
             }
             _ => d.unknown_node(child, "`vrrp-check`", &["check"]),
         }
@@ -104,6 +105,7 @@ pub(super) fn kind_props(kind: &str) -> Vec<&'static str> {
         "smtp" => &["helo-name"],
         "exec" => &["command", "user", "dynamic"],
         "file" => &["path", "weight", "reverse"],
+        "probe" => &["policy"],
         _ => &[],
     };
     let target: &[&str] = match kind {
@@ -124,7 +126,12 @@ fn default_port(kind: &str) -> Option<u16> {
 }
 
 /// Reads one `check` node.
-pub(super) fn read(node: &KdlNode, d: &mut Diags, at: Where) -> Option<CheckCfg> {
+pub(super) fn read(
+    node: &KdlNode,
+    d: &mut Diags,
+    anchors: &mut Anchors,
+    at: Where,
+) -> Option<CheckCfg> {
     d.max_args(node, 1);
     let kind = d
         .arg(node, 0, "a kind")
@@ -145,7 +152,11 @@ pub(super) fn read(node: &KdlNode, d: &mut Diags, at: Where) -> Option<CheckCfg>
         );
         return None;
     }
-    let what = read_kind(node, d, kind)?;
+    let what = if kind == "probe" {
+        read_probe(node, d, anchors)?
+    } else {
+        read_kind(node, d, kind)?
+    };
     let mut cfg = read_common(node, d)?;
     cfg.kind = what;
     if cfg.port.is_none() {
@@ -249,6 +260,25 @@ fn read_kind(node: &KdlNode, d: &mut Diags, kind: &str) -> Option<CheckKind> {
         }
         _ => read_exec(node, d)?,
     })
+}
+
+/// `check "probe" policy="NAME"`: a probe module checks the target.
+fn read_probe(node: &KdlNode, d: &mut Diags, anchors: &mut Anchors) -> Option<CheckKind> {
+    let Some(e) = prop(node, "policy") else {
+        d.push(
+            Problem::new(
+                ProblemKind::Missing,
+                node.entries()[0].span(),
+                "probe check without `policy=`",
+                "no probe module",
+            )
+            .help("add `policy=\"redis\"`, naming a `policy` block whose module exports the probe world"),
+        );
+        return None;
+    };
+    let policy = d.nonempty(e)?.to_string();
+    anchors.reference(RefKind::Policy, &policy, e.span());
+    Some(CheckKind::Probe { policy })
 }
 
 fn read_exec(node: &KdlNode, d: &mut Diags) -> Option<CheckKind> {

@@ -465,7 +465,9 @@ fn read_real_server(
         }
         match name {
             "check" => {
-                if let Some(c) = super::check::read(child, d, super::check::Where::RealServer) {
+                if let Some(c) =
+                    super::check::read(child, d, anchors, super::check::Where::RealServer)
+                {
                     rs.checks.push(c);
                 }
             }

@@ -154,7 +154,11 @@ impl Director {
 
     /// Starts one checker per distinct probe: the same check of the same
     /// target (several virtual servers over one real server) runs once.
-    pub(crate) fn start_checks(&mut self, config: &Config) -> mpsc::UnboundedReceiver<CheckEvent> {
+    pub(crate) fn start_checks(
+        &mut self,
+        config: &Config,
+        modules: &crate::probe_modules::ProbeModules,
+    ) -> mpsc::UnboundedReceiver<CheckEvent> {
         let (tx, rx) = mpsc::unbounded_channel();
         let mut running: HashMap<(holdfast_config::CheckCfg, std::net::SocketAddr, bool), usize> =
             HashMap::new();
@@ -162,7 +166,7 @@ impl Director {
         for (v, vs) in config.virtual_servers.iter().enumerate() {
             for (r, rs) in vs.real_servers.iter().enumerate() {
                 for (c, check) in rs.checks.iter().enumerate() {
-                    let (probe, policy_kind) = match crate::probes::probe(check, rs.addr) {
+                    let (probe, policy_kind) = match crate::probes::probe(check, rs.addr, modules) {
                         Ok(p) => p,
                         Err(e) => {
                             // It cannot run: it holds the server down, never up.
@@ -181,6 +185,7 @@ impl Director {
                             check.kind,
                             holdfast_config::CheckKind::Exec { dynamic: true, .. }
                                 | holdfast_config::CheckKind::File { .. }
+                                | holdfast_config::CheckKind::Probe { .. }
                         ),
                     };
                     let key = (check.clone(), probe.target, vs.alpha);

@@ -14,11 +14,15 @@ mod director;
 mod loading;
 mod policy;
 
+use std::sync::Arc;
+
 use holdfast_config::Config;
 use holdfast_ipvs::{IpvsError, IpvsHandle};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tracing::info;
+
+use crate::probe_modules::ProbeModules;
 
 /// The running director, on a thread and runtime of its own: its checks,
 /// probes and netlink traffic never run on the VRRP task's SCHED_RR thread.
@@ -44,11 +48,11 @@ impl Lvs {
 
 /// Starts the director's thread and waits until it has connected to IPVS
 /// (or failed to).
-pub(crate) async fn start(config: &Config) -> Result<Lvs, IpvsError> {
+pub(crate) async fn start(config: &Config, modules: &Arc<ProbeModules>) -> Result<Lvs, IpvsError> {
     let (ready_tx, ready_rx) = oneshot::channel();
     let (stop, stop_rx) = oneshot::channel();
     let (stopped_tx, stopped) = oneshot::channel();
-    let config = config.clone();
+    let (config, modules) = (config.clone(), modules.clone());
     let spawned = std::thread::Builder::new()
         .name("lvs".into())
         .spawn(move || {
@@ -63,7 +67,7 @@ pub(crate) async fn start(config: &Config) -> Result<Lvs, IpvsError> {
                 }
             };
             runtime.block_on(async move {
-                match run_here(&config).await {
+                match run_here(&config, &modules).await {
                     Ok(running) => {
                         let _ = ready_tx.send(Ok(running.reload.clone()));
                         let _ = stop_rx.await;
@@ -115,7 +119,7 @@ impl Running {
 }
 
 /// Connects to IPVS, starts the checks, and converges the table.
-async fn run_here(config: &Config) -> Result<Running, IpvsError> {
+async fn run_here(config: &Config, modules: &ProbeModules) -> Result<Running, IpvsError> {
     let ipvs = IpvsHandle::connect()?;
     let info = ipvs.info().await?;
     info!(
@@ -131,7 +135,7 @@ async fn run_here(config: &Config) -> Result<Running, IpvsError> {
     let (notifier, notifier_task) =
         crate::vrrp::notify::Notifier::spawn("lvs".into(), config.global.notify_timeout);
     let mut director = director::Director::new(config, ipvs, worker, notifier);
-    let events = director.start_checks(config);
+    let events = director.start_checks(config, modules);
     let (stop, stop_rx) = oneshot::channel();
     let flush = config.global.lvs_flush_on_stop;
     let interval = config.global.ipvs_reconcile_interval;

@@ -16,6 +16,7 @@ mod tracking;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
+use std::sync::Arc;
 
 use holdfast_config::Config;
 use holdfast_net::{Announcer, NetError, Netlink, VrrpReceiver, watch_links};
@@ -24,6 +25,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
+use crate::probe_modules::ProbeModules;
 use runner::{Group, Packet, Runner, Slot};
 
 /// The running VRRP part of the daemon.
@@ -89,7 +91,7 @@ async fn receive(rx: VrrpReceiver, ifindex: u32, tx: mpsc::Sender<Packet>) {
 }
 
 /// Starts every configured VRRP instance.
-pub(crate) async fn start(config: &Config) -> Result<Vrrp, NetError> {
+pub(crate) async fn start(config: &Config, modules: &Arc<ProbeModules>) -> Result<Vrrp, NetError> {
     let nl = Netlink::connect()?;
     let resolved = setup::resolve(&nl, config).await?;
 
@@ -271,7 +273,7 @@ pub(crate) async fn start(config: &Config) -> Result<Vrrp, NetError> {
     let (checks, checks_rx) = if tracked.is_empty() && processes.is_empty() {
         (None, mpsc::unbounded_channel().1)
     } else {
-        let (c, rx) = checks::spawn(tracked, processes);
+        let (c, rx) = checks::spawn(tracked, processes, modules.clone());
         (Some(c), rx)
     };
     let (stop_tx, stop_rx) = oneshot::channel();

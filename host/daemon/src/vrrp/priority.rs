@@ -73,10 +73,12 @@ impl Runner {
             checks: slot
                 .tracking
                 .checks()
-                .map(|(t, up)| holdfast_policy::TrackedCheck {
+                .map(|(t, seen)| holdfast_policy::TrackedCheck {
                     name: t.name.clone(),
-                    up,
+                    up: seen.up,
                     weight: t.weight,
+                    latency_us: seen.latency_us,
+                    last_error: seen.error.clone(),
                 })
                 .collect(),
             master_priority: inst.master().map(|m| m.priority),

@@ -210,19 +210,29 @@ impl Runner {
         }
     }
 
-    /// A `vrrp-check` block changed: every instance tracking it re-evaluates.
+    /// A `vrrp-check` block reported: every instance tracking it
+    /// re-evaluates when it changed (with a policy, also on news of its
+    /// latency or error).
     fn on_check_status(&mut self, now: Instant, status: &super::checks::CheckStatus) {
         for i in 0..self.slots.len() {
-            if self.slots[i].tracking.set_check(&status.name, status.up) {
-                info!(
-                    instance = %self.slots[i].name,
-                    check = %status.name,
-                    up = status.up,
-                    error = status.error.as_deref().unwrap_or(""),
-                    "tracked check changed"
-                );
-                self.apply_tracking(now, i);
+            let tracking = &mut self.slots[i].tracking;
+            let tracked =
+                tracking.note_check(&status.name, status.latency_us, status.error.as_deref());
+            if !tracking.set_check(&status.name, status.up) {
+                // Only a priority policy sees latencies and errors.
+                if tracked && self.slots[i].policy.is_some() && self.policies.is_some() {
+                    self.ask_policy(i);
+                }
+                continue;
             }
+            info!(
+                instance = %self.slots[i].name,
+                check = %status.name,
+                up = status.up,
+                error = status.error.as_deref().unwrap_or(""),
+                "tracked check changed"
+            );
+            self.apply_tracking(now, i);
         }
     }
 

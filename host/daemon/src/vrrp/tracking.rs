@@ -19,8 +19,18 @@ use holdfast_config::{TrackCheckCfg, TrackFileCfg, TrackInterfaceCfg};
 pub(crate) struct Tracking {
     base: u8,
     interfaces: Vec<(TrackInterfaceCfg, bool)>,
-    checks: Vec<(TrackCheckCfg, bool)>,
+    checks: Vec<(TrackCheckCfg, CheckSeen)>,
     files: Vec<(TrackFileCfg, i64)>,
+}
+
+/// What a tracked check last reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CheckSeen {
+    pub(crate) up: bool,
+    /// The last probe's time to its answer (or failure).
+    pub(crate) latency_us: Option<u64>,
+    /// The last failure's error.
+    pub(crate) error: Option<String>,
 }
 
 /// What tracking makes of the instance.
@@ -45,7 +55,17 @@ impl Tracking {
             // starts only after its own interface was found).
             interfaces: interfaces.iter().map(|t| (t.clone(), true)).collect(),
             // keepalived's scripts pass until they fail `fall` times.
-            checks: checks.iter().map(|t| (t.clone(), true)).collect(),
+            checks: checks
+                .iter()
+                .map(|t| {
+                    let seen = CheckSeen {
+                        up: true,
+                        latency_us: None,
+                        error: None,
+                    };
+                    (t.clone(), seen)
+                })
+                .collect(),
             files: files.iter().map(|t| (t.clone(), 0)).collect(),
         }
     }
@@ -53,18 +73,37 @@ impl Tracking {
     /// Records a `vrrp-check` block's status; true if it is tracked and changed.
     pub(crate) fn set_check(&mut self, name: &str, up: bool) -> bool {
         let mut changed = false;
-        for (t, state) in &mut self.checks {
-            if t.name == name && *state != up {
-                *state = up;
+        for (t, seen) in &mut self.checks {
+            if t.name == name && seen.up != up {
+                seen.up = up;
                 changed = true;
             }
         }
         changed
     }
 
-    /// Tracked checks with their status, for a priority policy's input.
-    pub(crate) fn checks(&self) -> impl Iterator<Item = (&TrackCheckCfg, bool)> {
-        self.checks.iter().map(|(t, up)| (t, *up))
+    /// Records what a `vrrp-check` block's last probe saw (for a priority
+    /// policy's input); true if it is tracked.
+    pub(crate) fn note_check(
+        &mut self,
+        name: &str,
+        latency_us: Option<u64>,
+        error: Option<&str>,
+    ) -> bool {
+        let mut tracked = false;
+        for (t, seen) in &mut self.checks {
+            if t.name == name {
+                seen.latency_us = latency_us;
+                seen.error = error.map(str::to_string);
+                tracked = true;
+            }
+        }
+        tracked
+    }
+
+    /// Tracked checks with what they last reported, for a priority policy's input.
+    pub(crate) fn checks(&self) -> impl Iterator<Item = (&TrackCheckCfg, &CheckSeen)> {
+        self.checks.iter().map(|(t, seen)| (t, seen))
     }
 
     /// Records an interface's state; true if it is tracked and changed.
@@ -118,7 +157,7 @@ impl Tracking {
             .interfaces
             .iter()
             .map(|(t, up)| (t.weight, *up))
-            .chain(self.checks.iter().map(|(t, up)| (t.weight, *up)));
+            .chain(self.checks.iter().map(|(t, seen)| (t.weight, seen.up)));
         for (weight, up) in weighted {
             match (weight, up) {
                 (0, false) => return Verdict::Fault,
