@@ -41,6 +41,12 @@ pub enum ProbeKind {
 pub trait CustomProbe: Send + Sync + std::fmt::Debug {
     /// One attempt against `target` from `source`, within `timeout`.
     fn run(&self, target: SocketAddr, source: &Source, timeout: Duration) -> Outcome;
+
+    /// Not ready to run yet (its module is still loading): attempts wait,
+    /// and nothing is reported meanwhile, as for a check that has not run.
+    fn pending(&self) -> bool {
+        false
+    }
 }
 
 /// A shared [`CustomProbe`]; equal only to itself.
@@ -169,6 +175,9 @@ impl Probe {
             return crate::exec::run(command, self.timeout).await;
         }
         if let ProbeKind::Custom(custom) = &self.kind {
+            while custom.0.pending() {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
             // Blocking and bounded by its own deadline; the grace only
             // covers a thread pool slow to start it.
             let (custom, target, source, timeout) = (

@@ -2,12 +2,15 @@
 //! check a target themselves through exchanges with it. They are compiled
 //! on a thread of their own, proved by their `init`, and swapped in when
 //! their files change or on SIGHUP; the checks that use them pick up the
-//! new module at their next run. Until a module has loaded, its checks
-//! fail (a server is never up on a probe that did not run).
+//! new module at their next run. Until the first load has settled, its
+//! checks wait (and report nothing, as a check that has not run yet); a
+//! module that failed to load fails its checks (a server is never up on a
+//! probe that did not run).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -27,7 +30,14 @@ struct Loaded {
     params: String,
 }
 
-type Slot = Arc<ArcSwapOption<Loaded>>;
+/// A module's current version, and whether its first load has settled.
+#[derive(Debug, Default)]
+struct ModuleSlot {
+    current: ArcSwapOption<Loaded>,
+    settled: AtomicBool,
+}
+
+type Slot = Arc<ModuleSlot>;
 
 /// Every probe module the configuration names.
 #[derive(Debug, Default)]
@@ -74,11 +84,15 @@ impl ProbeModules {
                     .build();
                 match runtime {
                     Ok(rt) => rt.block_on(keep_loaded(config, loading, reload_rx)),
-                    Err(e) => error!(error = %e, "probe modules: no runtime; probe checks fail"),
+                    Err(e) => {
+                        error!(error = %e, "probe modules: no runtime; probe checks fail");
+                        settle_all(&loading);
+                    }
                 }
             });
         if let Err(e) = started {
             error!(error = %e, "probe modules: no thread; probe checks fail");
+            settle_all(&slots);
         }
         Arc::new(Self {
             slots,
@@ -120,9 +134,13 @@ async fn keep_loaded(
             Ok(Ok(e)) => e,
             Ok(Err(e)) => {
                 error!(error = %e, "probe modules: no policy engine; probe checks fail");
+                settle_all(&slots);
                 return;
             }
-            Err(_) => return,
+            Err(_) => {
+                settle_all(&slots);
+                return;
+            }
         }
     };
     let paths = |name: &String| config.policies.get(name).map(|p| p.path.clone());
@@ -132,8 +150,11 @@ async fn keep_loaded(
     loop {
         for name in due.drain(..) {
             let (engine, config, slot) = (engine.clone(), config.clone(), slots[&name].clone());
-            let _ =
-                tokio::task::spawn_blocking(move || load_one(&engine, &config, &name, &slot)).await;
+            let _ = tokio::task::spawn_blocking(move || {
+                load_one(&engine, &config, &name, &slot);
+                slot.settled.store(true, Ordering::Release);
+            })
+            .await;
         }
         tokio::select! {
             r = reload.recv() => match r {
@@ -155,6 +176,13 @@ async fn keep_loaded(
     }
 }
 
+/// No module will load: their checks stop waiting and fail.
+fn settle_all(slots: &HashMap<String, Slot>) {
+    for slot in slots.values() {
+        slot.settled.store(true, Ordering::Release);
+    }
+}
+
 fn load_one(engine: &PolicyEngine, config: &Config, name: &str, slot: &Slot) {
     let Some(cfg) = config.policies.get(name) else {
         return;
@@ -167,8 +195,9 @@ fn load_one(engine: &PolicyEngine, config: &Config, name: &str, slot: &Slot) {
     match loaded {
         Ok(policy) => {
             policy.accept();
-            info!(policy = %name, kind = "probe", hash = %policy.hash(), cached = policy.from_cache(), ms = started.elapsed().as_millis() as u64, "policy loaded");
-            slot.store(Some(Arc::new(Loaded { policy, params })));
+            info!(policy = %name, kind = %PolicyKind::Probe, hash = %policy.hash(), cached = policy.from_cache(), ms = started.elapsed().as_millis() as u64, "policy loaded");
+            slot.current
+                .store(Some(Arc::new(Loaded { policy, params })));
         }
         Err(e) => {
             error!(policy = %name, kind = %e.kind, error = %e.message, "policy rejected; the running version (or none: its checks fail) stays")
@@ -188,7 +217,7 @@ struct ModuleProbe {
 impl CustomProbe for ModuleProbe {
     fn run(&self, target: SocketAddr, source: &Source, timeout: Duration) -> Outcome {
         let started = Instant::now();
-        let Some(loaded) = self.slot.load_full() else {
+        let Some(loaded) = self.slot.current.load_full() else {
             return Outcome::failed(
                 started,
                 format!("probe module `{}` is not loaded", self.name),
@@ -218,6 +247,8 @@ impl CustomProbe for ModuleProbe {
                     let mut o = Outcome::passed(started);
                     o.body_snippet = Some(out.message);
                     o
+                } else if out.message.is_empty() {
+                    Outcome::failed(started, format!("probe `{}` says down", self.name))
                 } else {
                     Outcome::failed(started, out.message)
                 };
@@ -226,5 +257,9 @@ impl CustomProbe for ModuleProbe {
             }
             Err(e) => Outcome::failed(started, format!("{}: {}", e.kind, e.message)),
         }
+    }
+
+    fn pending(&self) -> bool {
+        !self.slot.settled.load(Ordering::Acquire)
     }
 }
