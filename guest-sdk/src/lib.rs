@@ -2,7 +2,7 @@
 //!
 //! A policy is a small Rust crate compiled to a WebAssembly component that
 //! holdfast runs in a sandbox (fuel, deadline and memory limits on every
-//! call) and can replace while the daemon runs. Implement one of the three
+//! call) and can replace while the daemon runs. Implement one of the four
 //! traits, export it with [`export_policy!`], and build it with
 //! `holdfast policy build DIR`.
 //!
@@ -23,7 +23,7 @@
 //! }
 //!
 //! impl PriorityPolicy for Track {
-//!     fn priority(input: PriorityInput) -> PriorityOutput {
+//!     fn priority(input: &PriorityInput) -> PriorityOutput {
 //!         let down = input.interfaces.iter().filter(|i| !i.up).count();
 //!         if down > 0 && down == input.interfaces.len() {
 //!             return PriorityOutput::Fault(format!("all {down} interfaces down"));
@@ -47,9 +47,9 @@
 //!     checks: vec![],
 //!     master_priority: None,
 //! };
-//! assert!(matches!(Track::priority(input.clone()), PriorityOutput::Priority(80)));
+//! assert!(matches!(Track::priority(&input), PriorityOutput::Priority(80)));
 //! let all_down = PriorityInput { interfaces: vec![eth(false)], ..input };
-//! assert!(matches!(Track::priority(all_down), PriorityOutput::Fault(_)));
+//! assert!(matches!(Track::priority(&all_down), PriorityOutput::Fault(_)));
 //! assert!(Track::init("{}".into()).is_ok());
 //! ```
 //!
@@ -152,9 +152,14 @@ pub mod probe_bindings {
 pub use std::format;
 
 pub use priority_bindings::holdfast::policy::types::{
-    HealthVerdict, PriorityInput, PriorityOutput, ProbeInput, ProbeKind, ProbeOutput, ProbeResult,
-    TrackedCheck, TrackedFile, TrackedInterface, VrrpState, WeightInput,
+    HealthVerdict, PriorityOutput, ProbeInput, ProbeKind, ProbeOutput, ProbeResult, VrrpState,
+    WeightInput,
 };
+
+mod priority_input;
+pub use priority_input::{PriorityInput, TrackedCheck, TrackedFile, TrackedInterface};
+#[doc(hidden)]
+pub use priority_input::{priority_call, priority_setup};
 
 /// A probe's exchanges with its own target (the host refuses any other
 /// address). Available inside holdfast only, in a [`ProbePolicy`].
@@ -255,7 +260,7 @@ pub trait Init {
 pub trait PriorityPolicy: Init {
     /// The priority to advertise, or `PriorityOutput::Fault(reason)`.
     /// The default keeps the configured priority.
-    fn priority(input: PriorityInput) -> PriorityOutput {
+    fn priority(input: &PriorityInput) -> PriorityOutput {
         PriorityOutput::Priority(input.base_priority)
     }
 }
@@ -297,8 +302,13 @@ macro_rules! export_policy {
                 fn init(params: String) -> Result<(), String> {
                     <$ty as $crate::Init>::init(params)
                 }
-                fn priority(input: $crate::PriorityInput) -> $crate::PriorityOutput {
-                    <$ty as $crate::PriorityPolicy>::priority(input)
+                fn setup(setup: $crate::priority_bindings::holdfast::policy::types::PrioritySetup) {
+                    $crate::priority_setup(setup)
+                }
+                fn priority(
+                    state: $crate::priority_bindings::holdfast::policy::types::PriorityState,
+                ) -> $crate::PriorityOutput {
+                    $crate::priority_call(state, <$ty as $crate::PriorityPolicy>::priority)
                 }
             }
             $crate::priority_bindings::export_priority!(__HoldfastExport);

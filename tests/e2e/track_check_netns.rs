@@ -114,6 +114,61 @@ fn keepalived_track_sees_the_checks_and_answers_the_same() {
     assert_eq!(seen, [150, 90, 150], "r1's advertised priorities");
 }
 
+/// A priority policy sees each tracked check's latency and last error
+/// (contract 0.2.0): `check-echo` lowers the priority by the check's
+/// latency while it passes, and faults naming the error once it fails.
+#[test]
+fn a_priority_policy_sees_the_checks_latency_and_error() {
+    let _lane = shared_lane();
+    let Some(lab) = lab_or_skip(&["r1", "r2"]) else {
+        return;
+    };
+    let marker = lab.dir.join("app-ok");
+    std::fs::write(&marker, "").unwrap();
+    let echo = build_policy(&lab, "fixtures/check-echo", "echo.wasm");
+    let config = format!(
+        "{}{}policy \"echo\" {{\n    path \"{}\"\n}}\n{}",
+        cache(&lab),
+        app_check(&marker),
+        echo.display(),
+        instance(
+            150,
+            "0.1",
+            "    track-check \"app\" weight=-60\n    priority-policy \"echo\"\n"
+        )
+    );
+    let r1 = start(&lab, "r1", &config);
+    let _r2 = start(&lab, "r2", &instance(120, "0.1", ""));
+    assert!(
+        wait_until(Duration::from_secs(10), || lab.holders(VIP) == ["r1"]),
+        "{}",
+        r1.log_text()
+    );
+    std::fs::remove_file(&marker).unwrap();
+    assert!(
+        wait_until(Duration::from_secs(5), || {
+            r1
+            .log_text()
+            .contains("priority policy reports fault instance=VI_1 reason=app down: test exit status: 1 after ")
+        }),
+        "the policy names the check's error: {}",
+        r1.log_text()
+    );
+    assert!(wait_until(Duration::from_secs(5), || lab.holders(VIP) == ["r2"]));
+    let log = r1.log_text();
+    let line = log
+        .lines()
+        .find(|l| l.contains("priority policy reports fault"))
+        .unwrap_or_default();
+    let us: u64 = line
+        .rsplit("after ")
+        .next()
+        .and_then(|t| t.trim_end_matches(" us").trim().parse().ok())
+        .unwrap_or_else(|| panic!("a latency in {line}"));
+    // The check ran a program: its latency is real, and under its timeout.
+    assert!(us > 0 && us < 1_000_000, "{line}");
+}
+
 #[test]
 fn a_failing_check_of_weight_zero_means_fault() {
     let _lane = shared_lane();

@@ -92,7 +92,7 @@ impl Init for MaintenanceDrain {
 }
 
 impl PriorityPolicy for MaintenanceDrain {
-    fn priority(input: PriorityInput) -> PriorityOutput {
+    fn priority(input: &PriorityInput) -> PriorityOutput {
         let params = PARAMS.lock().unwrap_or_else(|e| e.into_inner());
         let out = params
             .clone()

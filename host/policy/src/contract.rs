@@ -21,7 +21,7 @@ pub const SUPPORTED_VERSIONS: &[&str] = &["0.1.0", "0.2.0"];
 /// The package's interfaces a component may import.
 const INTERFACES: &[&str] = &["types", "log", "clock", "state", "network"];
 /// The functions a component may export (the worlds' exports).
-const EXPORTS: &[&str] = &["init", "priority", "verdict", "weight", "probe"];
+const EXPORTS: &[&str] = &["init", "setup", "priority", "verdict", "weight", "probe"];
 
 /// The contract version a component was built against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

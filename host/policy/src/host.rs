@@ -66,6 +66,9 @@ pub(crate) struct HostState {
     pub(crate) logs_dropped: u64,
     /// The probe call in progress, for a probe module.
     pub(crate) probe: Option<ProbeCall>,
+    /// The setup this instance of a priority policy was last given (a new
+    /// instance has none, so it is set up again).
+    pub(crate) setup: Option<types::PrioritySetup>,
 }
 
 impl std::fmt::Debug for HostState {

@@ -199,6 +199,7 @@ impl PolicyInstance {
             log_lines: 0,
             logs_dropped: 0,
             probe: None,
+            setup: None,
         };
         let mut store = Store::new(&p.engine.engine, host);
         store.limiter(|s| &mut s.memory);
@@ -342,7 +343,17 @@ impl PolicyInstance {
         // An Arc, not the name: no allocation on the hot path.
         let policy = self.policy.clone();
         let out = self.call(|store, b| match b {
-            Bindings::Priority(p) => p.call_priority(store, &input.into()).map(Into::into),
+            Bindings::Priority(p) => {
+                // Names and weights cross into the sandbox only when they change.
+                let sent = store.data().setup.as_ref();
+                if !sent.is_some_and(|s| crate::io::same_setup(s, input)) {
+                    let setup = crate::io::setup(input);
+                    p.call_setup(&mut *store, &setup)?;
+                    store.data_mut().setup = Some(setup);
+                }
+                p.call_priority(store, &crate::io::state(input))
+                    .map(Into::into)
+            }
             Bindings::PriorityV0_1(p) => p.call_priority(store, &input.into()).map(Into::into),
             _ => Err(wasmtime::Error::msg("not a priority policy")),
         })?;

@@ -249,15 +249,75 @@ impl ProbeKind {
     }
 }
 
-impl From<&TrackedCheck> for wit::TrackedCheck {
-    fn from(t: &TrackedCheck) -> Self {
-        Self {
-            name: t.name.clone(),
-            up: t.up,
-            weight: t.weight,
-            latency_us: t.latency_us,
-            last_error: t.last_error.clone(),
+/// What a 0.2.0 priority policy is set up with: the input's unchanging part.
+pub(crate) fn setup(i: &PriorityInput) -> wit::PrioritySetup {
+    let tracked = |name: &str, weight: i32| wit::Tracked {
+        name: name.to_string(),
+        weight,
+    };
+    wit::PrioritySetup {
+        instance: i.instance.clone(),
+        base_priority: i.base_priority,
+        interfaces: i
+            .interfaces
+            .iter()
+            .map(|t| tracked(&t.name, t.weight))
+            .collect(),
+        files: i.files.iter().map(|t| tracked(&t.path, t.weight)).collect(),
+        checks: i
+            .checks
+            .iter()
+            .map(|t| tracked(&t.name, t.weight))
+            .collect(),
+    }
+}
+
+/// Whether `sent` is still `i`'s setup (compared without allocating: this
+/// runs on every call).
+pub(crate) fn same_setup(sent: &wit::PrioritySetup, i: &PriorityInput) -> bool {
+    let same = |list: &[wit::Tracked], names: &mut dyn Iterator<Item = (&str, i32)>| {
+        let mut n = 0;
+        for (name, weight) in names {
+            match list.get(n) {
+                Some(t) if t.name == name && t.weight == weight => n += 1,
+                _ => return false,
+            }
         }
+        n == list.len()
+    };
+    sent.instance == i.instance
+        && sent.base_priority == i.base_priority
+        && same(
+            &sent.interfaces,
+            &mut i.interfaces.iter().map(|t| (t.name.as_str(), t.weight)),
+        )
+        && same(
+            &sent.files,
+            &mut i.files.iter().map(|t| (t.path.as_str(), t.weight)),
+        )
+        && same(
+            &sent.checks,
+            &mut i.checks.iter().map(|t| (t.name.as_str(), t.weight)),
+        )
+}
+
+/// The input's changing part, in the setup's order.
+pub(crate) fn state(i: &PriorityInput) -> wit::PriorityState {
+    wit::PriorityState {
+        current_priority: i.current_priority,
+        state: i.state.into(),
+        interfaces: i.interfaces.iter().map(|t| t.up).collect(),
+        files: i.files.iter().map(|t| t.value).collect(),
+        checks: i
+            .checks
+            .iter()
+            .map(|t| wit::CheckState {
+                up: t.up,
+                latency_us: t.latency_us,
+                last_error: t.last_error.clone(),
+            })
+            .collect(),
+        master_priority: i.master_priority,
     }
 }
 
@@ -302,37 +362,6 @@ macro_rules! lowering {
                     VrrpState::Backup => Self::Backup,
                     VrrpState::Master => Self::Master,
                     VrrpState::Fault => Self::Fault,
-                }
-            }
-        }
-
-        impl From<&PriorityInput> for $wit::PriorityInput {
-            fn from(i: &PriorityInput) -> Self {
-                Self {
-                    instance: i.instance.clone(),
-                    base_priority: i.base_priority,
-                    current_priority: i.current_priority,
-                    state: i.state.into(),
-                    interfaces: i
-                        .interfaces
-                        .iter()
-                        .map(|t| $wit::TrackedInterface {
-                            name: t.name.clone(),
-                            up: t.up,
-                            weight: t.weight,
-                        })
-                        .collect(),
-                    files: i
-                        .files
-                        .iter()
-                        .map(|t| $wit::TrackedFile {
-                            path: t.path.clone(),
-                            value: t.value,
-                            weight: t.weight,
-                        })
-                        .collect(),
-                    checks: i.checks.iter().map(Into::into).collect(),
-                    master_priority: i.master_priority,
                 }
             }
         }
@@ -390,3 +419,35 @@ macro_rules! lowering {
 
 lowering!(wit, current);
 lowering!(wit_v0_1, v0_1);
+
+/// 0.1.0 priority policies get everything on every call.
+impl From<&PriorityInput> for wit_v0_1::PriorityInput {
+    fn from(i: &PriorityInput) -> Self {
+        Self {
+            instance: i.instance.clone(),
+            base_priority: i.base_priority,
+            current_priority: i.current_priority,
+            state: i.state.into(),
+            interfaces: i
+                .interfaces
+                .iter()
+                .map(|t| wit_v0_1::TrackedInterface {
+                    name: t.name.clone(),
+                    up: t.up,
+                    weight: t.weight,
+                })
+                .collect(),
+            files: i
+                .files
+                .iter()
+                .map(|t| wit_v0_1::TrackedFile {
+                    path: t.path.clone(),
+                    value: t.value,
+                    weight: t.weight,
+                })
+                .collect(),
+            checks: i.checks.iter().map(Into::into).collect(),
+            master_priority: i.master_priority,
+        }
+    }
+}

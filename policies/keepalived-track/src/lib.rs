@@ -57,8 +57,8 @@ pub fn track(input: &PriorityInput) -> PriorityOutput {
 }
 
 impl PriorityPolicy for KeepalivedTrack {
-    fn priority(input: PriorityInput) -> PriorityOutput {
-        track(&input)
+    fn priority(input: &PriorityInput) -> PriorityOutput {
+        track(input)
     }
 }
 
