@@ -80,32 +80,38 @@ global {
     policy-cache "/tmp/policy-cache"
 }
 // Compiles and calls run ~50x slower under QEMU's software emulation.
+// `alpha`: every server starts out of the table until its check passes.
 policy "redis" {
     path "/payload/redis_probe.wasm"
     timeout-ms 1000
     compile-timeout-ms 300000
 }
 virtual-server "192.168.10.100:443" protocol="tcp" {
+    alpha
     real-server "10.0.0.11:443" {
         check "https" path="/health" interval=0.3 timeout=1 rise=1 fall=2
     }
 }
 virtual-server "192.168.10.100:5353" protocol="udp" {
+    alpha
     real-server "10.0.0.11:5353" {
         check "udp" payload="68656c6c6f" require-reply=#true reply="68656c" interval=0.3 timeout=1 rise=1 fall=2
     }
 }
 virtual-server "192.168.10.100:53" protocol="udp" {
+    alpha
     real-server "10.0.0.11:53" {
         check "dns" name="up.example" type="A" interval=0.3 timeout=1 rise=1 fall=2
     }
 }
 virtual-server "192.168.10.100:25" protocol="tcp" {
+    alpha
     real-server "10.0.0.11:25" {
         check "smtp" helo-name="director.lab" interval=0.3 timeout=1 rise=1 fall=2
     }
 }
 virtual-server "192.168.10.100:6379" protocol="tcp" {
+    alpha
     real-server "10.0.0.11:6379" {
         check "probe" policy="redis" interval=0.3 timeout=2 rise=1 fall=2
     }
@@ -185,14 +191,15 @@ fn start(kind: &str) -> Server {
     }
 }
 
-/// The real server each kind checks, as `ipvsadm -Ln` shows it.
+/// The real server each kind checks, as `ipvsadm -Ln` shows it (with the
+/// forwarding method, so `:53` is not `:5353`).
 fn line(kind: &str) -> &'static str {
     match kind {
-        "https" => "-> 10.0.0.11:443",
-        "udp" => "-> 10.0.0.11:5353",
-        "dns" => "-> 10.0.0.11:53",
-        "smtp" => "-> 10.0.0.11:25",
-        _ => "-> 10.0.0.11:6379",
+        "https" => "-> 10.0.0.11:443 Masq",
+        "udp" => "-> 10.0.0.11:5353 Masq",
+        "dns" => "-> 10.0.0.11:53 Masq",
+        "smtp" => "-> 10.0.0.11:25 Masq",
+        _ => "-> 10.0.0.11:6379 Masq",
     }
 }
 

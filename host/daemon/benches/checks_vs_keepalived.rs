@@ -175,13 +175,14 @@ fn stat_field(pid: u32, i: usize) -> Option<u64> {
     rest.split_whitespace().nth(i)?.parse().ok()
 }
 
-/// User + system CPU of a process tree, in microseconds (USER_HZ is 100).
-fn cpu_us(root: u32) -> u64 {
-    family(root)
-        .iter()
-        .map(|&p| stat_field(p, 11).unwrap_or(0) + stat_field(p, 12).unwrap_or(0))
-        .sum::<u64>()
-        * 10_000
+/// User and system CPU of a process tree, in microseconds (USER_HZ is 100).
+fn cpu_us(root: u32) -> (u64, u64) {
+    family(root).iter().fold((0, 0), |(u, s), &p| {
+        (
+            u + stat_field(p, 11).unwrap_or(0) * 10_000,
+            s + stat_field(p, 12).unwrap_or(0) * 10_000,
+        )
+    })
 }
 
 fn rss_kib(root: u32) -> u64 {
@@ -199,6 +200,7 @@ fn rss_kib(root: u32) -> u64 {
 struct Figures {
     checks_per_s: f64,
     cpu_us_per_check: f64,
+    user_share: f64,
     cpu_percent: f64,
     rss_mib: f64,
 }
@@ -238,10 +240,12 @@ fn measure(name: &str, mut child: Child, n: u32) -> Figures {
     let _ = child.wait();
     let checks = (c1 - c0).max(1) as f64;
     let secs = WINDOW.as_secs_f64();
+    let (user, system) = ((t1.0 - t0.0) as f64, (t1.1 - t0.1) as f64);
     Figures {
         checks_per_s: checks / secs,
-        cpu_us_per_check: (t1 - t0) as f64 / checks,
-        cpu_percent: (t1 - t0) as f64 / 1e6 / secs * 100.0,
+        cpu_us_per_check: (user + system) / checks,
+        user_share: user / (user + system).max(1.0),
+        cpu_percent: (user + system) / 1e6 / secs * 100.0,
         rss_mib: rss as f64 / 1024.0,
     }
 }
@@ -299,11 +303,15 @@ fn in_vm(me: &Path) {
         "{n} real servers (half tcp, half http), every second, measured over {} s",
         WINDOW.as_secs()
     );
-    println!("              checks/s   CPU µs/check   CPU %    RSS MiB");
+    println!("              checks/s   CPU µs/check   user %   CPU %    RSS MiB");
     for (name, f) in [("holdfast", hf), ("keepalived", ka)] {
         println!(
-            "{name:<12} {:>9.0} {:>14.1} {:>7.1} {:>10.1}",
-            f.checks_per_s, f.cpu_us_per_check, f.cpu_percent, f.rss_mib
+            "{name:<12} {:>9.0} {:>14.1} {:>8.0} {:>7.1} {:>10.1}",
+            f.checks_per_s,
+            f.cpu_us_per_check,
+            f.user_share * 100.0,
+            f.cpu_percent,
+            f.rss_mib
         );
     }
     println!(

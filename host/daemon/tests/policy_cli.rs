@@ -53,7 +53,10 @@ fn build_then_inspect() {
     assert!(out.status.success());
     let v = json(&out);
     assert_eq!(v["worlds"], serde_json::json!(["priority"]));
-    assert_eq!(v["exports"], serde_json::json!(["init", "priority"]));
+    assert_eq!(
+        v["exports"],
+        serde_json::json!(["init", "setup", "priority"])
+    );
     assert_eq!(v["packages"], serde_json::json!(["holdfast:policy@0.2.0"]));
     assert_eq!(v["refused"], serde_json::Value::Null);
     assert_eq!(v["sha256"].as_str().unwrap().len(), 64);

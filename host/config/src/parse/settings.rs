@@ -62,7 +62,7 @@ pub fn accepted_settings() -> Vec<Setting> {
         out.extend(props(track, vrrp::TRACK_PROPS));
     }
     out.extend(props("track-process", vrrp::TRACK_PROCESS_PROPS));
-    for (kind, within) in [
+    let kinds = [
         ("tcp", "check tcp"),
         ("http", "check http"),
         ("https", "check https"),
@@ -72,7 +72,11 @@ pub fn accepted_settings() -> Vec<Setting> {
         ("smtp", "check smtp"),
         ("exec", "check exec"),
         ("file", "check file"),
-    ] {
+        ("probe", "check probe"),
+    ];
+    // Every kind that runs, each once.
+    debug_assert_eq!(kinds.len(), check::RUNNING_KINDS.len());
+    for (kind, within) in kinds {
         debug_assert!(check::RUNNING_KINDS.contains(&kind));
         out.extend(props(within, &check::kind_props(kind)));
     }
