@@ -1,12 +1,14 @@
 //! A priority policy's input as policy authors see it: everything about
 //! the instance and what it tracks, names included. The host sends the
-//! names once (`setup`) and only the state on each call; this module keeps
-//! the whole picture in the module and updates it in place, so a call
-//! copies no names.
+//! names once (`setup`) and only the state on each call (a check's error
+//! only when it changed); this module keeps the whole picture in the module
+//! and updates it in place, so a call copies no names.
 
 use std::sync::Mutex;
 
-use crate::priority_bindings::holdfast::policy::types::{PrioritySetup, PriorityState};
+use crate::priority_bindings::holdfast::policy::types::{
+    ErrorChange, PrioritySetup, PriorityState,
+};
 use crate::{PriorityOutput, VrrpState};
 
 /// A tracked interface.
@@ -137,7 +139,11 @@ pub fn priority_call(
     for (t, c) in input.checks.iter_mut().zip(state.checks) {
         t.up = c.up;
         t.latency_us = c.latency_us;
-        t.last_error = c.last_error;
+        match c.last_error {
+            ErrorChange::Same => {}
+            ErrorChange::Cleared => t.last_error = None,
+            ErrorChange::Set(e) => t.last_error = Some(e),
+        }
     }
     f(input)
 }

@@ -69,6 +69,8 @@ pub(crate) struct HostState {
     /// The setup this instance of a priority policy was last given (a new
     /// instance has none, so it is set up again).
     pub(crate) setup: Option<types::PrioritySetup>,
+    /// The checks' last errors as the instance last saw them.
+    pub(crate) sent_errors: Vec<Option<String>>,
 }
 
 impl std::fmt::Debug for HostState {

@@ -200,6 +200,7 @@ impl PolicyInstance {
             logs_dropped: 0,
             probe: None,
             setup: None,
+            sent_errors: Vec::new(),
         };
         let mut store = Store::new(&p.engine.engine, host);
         store.limiter(|s| &mut s.memory);
@@ -349,10 +350,12 @@ impl PolicyInstance {
                 if !sent.is_some_and(|s| crate::io::same_setup(s, input)) {
                     let setup = crate::io::setup(input);
                     p.call_setup(&mut *store, &setup)?;
-                    store.data_mut().setup = Some(setup);
+                    let host = store.data_mut();
+                    host.setup = Some(setup);
+                    host.sent_errors = vec![None; input.checks.len()];
                 }
-                p.call_priority(store, &crate::io::state(input))
-                    .map(Into::into)
+                let state = crate::io::state(input, &mut store.data_mut().sent_errors);
+                p.call_priority(store, &state).map(Into::into)
             }
             Bindings::PriorityV0_1(p) => p.call_priority(store, &input.into()).map(Into::into),
             _ => Err(wasmtime::Error::msg("not a priority policy")),

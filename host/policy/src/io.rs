@@ -301,8 +301,26 @@ pub(crate) fn same_setup(sent: &wit::PrioritySetup, i: &PriorityInput) -> bool {
         )
 }
 
-/// The input's changing part, in the setup's order.
-pub(crate) fn state(i: &PriorityInput) -> wit::PriorityState {
+/// The input's changing part, in the setup's order; a check's error is
+/// sent only when it differs from `sent` (what the instance last saw),
+/// which is brought up to date.
+pub(crate) fn state(i: &PriorityInput, sent: &mut [Option<String>]) -> wit::PriorityState {
+    let error = |t: &TrackedCheck, seen: Option<&mut Option<String>>| match seen {
+        Some(seen) if *seen == t.last_error => wit::ErrorChange::Same,
+        Some(seen) => {
+            seen.clone_from(&t.last_error);
+            match &t.last_error {
+                Some(e) => wit::ErrorChange::Set(e.clone()),
+                None => wit::ErrorChange::Cleared,
+            }
+        }
+        // Not in the setup's count: the policy is told in full.
+        None => t
+            .last_error
+            .clone()
+            .map_or(wit::ErrorChange::Cleared, wit::ErrorChange::Set),
+    };
+    let mut seen = sent.iter_mut();
     wit::PriorityState {
         current_priority: i.current_priority,
         state: i.state.into(),
@@ -314,7 +332,7 @@ pub(crate) fn state(i: &PriorityInput) -> wit::PriorityState {
             .map(|t| wit::CheckState {
                 up: t.up,
                 latency_us: t.latency_us,
-                last_error: t.last_error.clone(),
+                last_error: error(t, seen.next()),
             })
             .collect(),
         master_priority: i.master_priority,

@@ -86,9 +86,27 @@ fn a_priority_policy_sees_latency_and_last_error() {
             Some("timed out after 2000 ms"),
         ),
     ];
+    let fault = PriorityOutput::Fault("db down: timed out after 2000 ms after 2000000 us".into());
+    assert_eq!(echo.priority(&i).unwrap(), fault);
+    // The error crosses once; the module keeps it while it stays the same...
+    assert_eq!(echo.priority(&i).unwrap(), fault);
+    // ...replaces it when it changes, and drops it when it is gone.
+    i.checks[1].last_error = Some("connect: refused".into());
     assert_eq!(
         echo.priority(&i).unwrap(),
-        PriorityOutput::Fault("db down: timed out after 2000 ms after 2000000 us".into())
+        PriorityOutput::Fault("db down: connect: refused after 2000000 us".into())
+    );
+    i.checks[1].last_error = None;
+    assert_eq!(
+        echo.priority(&i).unwrap(),
+        PriorityOutput::Fault("db down: no error after 2000000 us".into())
+    );
+    // A new setup (another check list) starts the errors afresh.
+    i.checks
+        .insert(0, check("cache", false, Some(10), Some("exit status 1")));
+    assert_eq!(
+        echo.priority(&i).unwrap(),
+        PriorityOutput::Fault("cache down: exit status 1 after 10 us".into())
     );
 }
 
