@@ -176,6 +176,54 @@ fn unicast_peers() {
     assert!(wait_until(Duration::from_secs(3), || lab.has_addr("r2", VIP)));
 }
 
+/// Two instances with the same VRID on one interface, each with its own
+/// unicast peer: every advert reaches the instance that peers with its
+/// sender. r1 runs both at 100; r2 (150) and r3 (150) each run one; r1
+/// must be backup in both, so it holds neither address (before the
+/// router, the second instance took all of the VRID's adverts and the
+/// first one became a second master).
+#[test]
+fn instances_sharing_a_vrid_are_told_apart_by_their_unicast_peers() {
+    let Some(lab) = lab_or_skip(&["r1", "r2", "r3"]) else {
+        return;
+    };
+    let (vip_a, vip_b) = ("192.168.77.201", "192.168.77.202");
+    let inst = |name: &str, prio: u8, me: &str, peer: &str, vip: &str| {
+        format!(
+            "vrrp-instance \"{name}\" {{\n    interface \"eth0\"\n    virtual-router-id 51\n    priority {prio}\n    advert-interval 0.1\n    unicast-source \"{me}\"\n    unicast-peer \"{peer}\"\n    virtual-ipaddress \"{vip}/24\"\n}}\n"
+        )
+    };
+    let (r1ip, r2ip, r3ip) = ("192.168.77.11", "192.168.77.12", "192.168.77.13");
+    let r1 = start(
+        &lab,
+        "r1",
+        &format!(
+            "{}{}",
+            inst("A", 100, r1ip, r2ip, vip_a),
+            inst("B", 100, r1ip, r3ip, vip_b)
+        ),
+    );
+    let _r2 = start(&lab, "r2", &inst("A", 150, r2ip, r1ip, vip_a));
+    let _r3 = start(&lab, "r3", &inst("B", 150, r3ip, r1ip, vip_b));
+    assert!(
+        wait_until(Duration::from_secs(6), || lab.holders(vip_a) == ["r2"]
+            && lab.holders(vip_b) == ["r3"]),
+        "{:?} {:?}\n{}",
+        lab.holders(vip_a),
+        lab.holders(vip_b),
+        r1.log_text()
+    );
+    // Past Master_Down_Interval at r1's priority (3 × 0.1 s + skew): r1
+    // must still hold neither address.
+    only_holder(&lab, vip_a, "r2", Duration::from_secs(1));
+    only_holder(&lab, vip_b, "r3", Duration::from_secs(1));
+    assert!(
+        !r1.log_text().contains("to=\"MASTER\""),
+        "{}",
+        r1.log_text()
+    );
+}
+
 #[test]
 fn ipv6_vrrpv3() {
     let Some(lab) = lab_or_skip(&["r1", "r2"]) else {

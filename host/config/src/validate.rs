@@ -118,8 +118,13 @@ fn vrid_clashes(config: &Config, anchors: &Anchors, d: &mut Diags) {
             .push(i.name.as_str());
     }
     for ((iface, family, vrid), names) in by_key {
-        for pair in names.windows(2) {
-            let (a, b) = (config.vrrp_instance(pair[0]), config.vrrp_instance(pair[1]));
+        // Every pair, not only neighbours: A and C may clash with B between them.
+        let pairs = names
+            .iter()
+            .enumerate()
+            .flat_map(|(i, a)| names[i + 1..].iter().map(move |b| (*a, *b)));
+        for (a, b) in pairs {
+            let (a, b) = (config.vrrp_instance(a), config.vrrp_instance(b));
             let (Some(a), Some(b)) = (a, b) else { continue };
             let peers_a: BTreeSet<_> = a.unicast_peers.iter().collect();
             let disjoint_unicast = !a.unicast_peers.is_empty()

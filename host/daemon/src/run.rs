@@ -103,8 +103,10 @@ async fn serve(config: holdfast_config::Config) -> ExitCode {
             Err(e) => {
                 error!(error = %e, "cannot start IPVS (is the ip_vs module available?)");
                 eprintln!("holdfast: IPVS: {e}");
-                if let Some(v) = vrrp {
-                    v.stop().await;
+                if let Some(v) = vrrp
+                    && let Err(e) = v.stop().await
+                {
+                    error!(error = %e, "VRRP stopped badly");
                 }
                 return ExitCode::from(match e.errno() {
                     Some(libc::EPERM) | Some(libc::EACCES) => EX_NOPERM,
@@ -114,10 +116,23 @@ async fn serve(config: holdfast_config::Config) -> ExitCode {
         }
     };
     info!("running; SIGTERM or SIGINT stops, SIGHUP reloads");
+    let mut vrrp = vrrp;
+    let mut failed = false;
     loop {
+        let vrrp_ended = async {
+            match vrrp.as_mut() {
+                Some(v) => v.ended().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             _ = term.recv() => { info!(signal = "SIGTERM", "stopping"); break; }
             _ = int.recv() => { info!(signal = "SIGINT", "stopping"); break; }
+            why = vrrp_ended => {
+                error!(error = %why, "stopping: VRRP is not running");
+                failed = true;
+                break;
+            }
             _ = hup.recv() => {
                 info!(signal = "SIGHUP", "reloading policies (configuration reload is not implemented yet)");
                 if let Some(v) = &vrrp {
@@ -130,12 +145,19 @@ async fn serve(config: holdfast_config::Config) -> ExitCode {
             }
         }
     }
-    if let Some(v) = vrrp {
-        v.stop().await;
+    if let Some(v) = vrrp
+        && let Err(e) = v.stop().await
+    {
+        error!(error = %e, "VRRP stopped badly");
+        failed = true;
     }
     if let Some(l) = lvs {
         l.stop().await;
     }
     info!("stopped");
-    ExitCode::SUCCESS
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }

@@ -57,7 +57,7 @@ pub enum Transition {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FaultReason {
-    /// The instance's interface is down or lost its primary address.
+    /// The instance's interface is down.
     Interface,
     /// A tracked interface with weight 0 is down.
     TrackedInterface,
@@ -65,6 +65,9 @@ pub enum FaultReason {
     Tracked,
     /// Another member of the sync group is in Fault.
     SyncGroup,
+    /// The instance's interface lost its primary address (a fault of its
+    /// own: the link coming up does not clear it).
+    Address,
 }
 
 impl FaultReason {

@@ -5,7 +5,9 @@
 //! logic. It contains no networking code and never reads the clock: time is
 //! passed in, inputs go in through `handle_*` methods, and the resulting
 //! actions come out of [`Instance::poll_action`]; [`Instance::poll_timeout`]
-//! says when to call [`Instance::handle_timeout`] next. The I/O shell (raw
+//! says when to call [`Instance::handle_timeout`] next. A [`Router`] owns
+//! a host's instances by stable id: it routes received adverts, runs sync
+//! groups and yields every instance's actions. The I/O shell (raw
 //! sockets, netlink, timers) lives in other crates. A test in the workspace
 //! keeps tokio, socket2 and rtnetlink out of this crate's dependencies.
 //!
@@ -35,6 +37,7 @@ mod events;
 mod fsm;
 mod instance;
 pub mod packet;
+mod router;
 mod stats;
 mod sync;
 pub mod timing;
@@ -45,5 +48,6 @@ pub use events::Received;
 pub use fsm::{FaultReason, State, Transition};
 pub use instance::{GarpSchedule, Instance, InstanceConfig, MasterInfo, Preempt};
 pub use packet::{Advertisement, Auth, ChecksumForm, Version};
+pub use router::{GroupId, InstanceId, RouteError, Router};
 pub use stats::Statistics;
 pub use sync::{GroupCommand, SyncGroup};

@@ -4,15 +4,16 @@
 //! When one member leaves Master for Backup, the others follow; when one
 //! becomes Master, the others do too; a member in Fault puts the whole
 //! group in Fault until no member has a fault of its own. The group is a
-//! pure coordinator: the caller reports each member's `StateChanged` action
-//! to [`SyncGroup::member_changed`] and applies the returned commands to the
-//! other members (whose own `StateChanged` actions it is safe to report
-//! back: following is idempotent).
+//! pure coordinator: the [`crate::Router`] reports each member's
+//! `StateChanged` action to [`SyncGroup::member_changed`] and applies the
+//! returned commands to the other members (whose own `StateChanged` actions
+//! it reports back in turn: following is idempotent).
 
 use std::time::Instant;
 
 use crate::fsm::{FaultReason, State};
 use crate::instance::Instance;
+use crate::router::InstanceId;
 
 /// What a group asks of one member after another member changed state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,21 +24,26 @@ pub enum GroupCommand {
     Follow(State),
 }
 
-/// A set of instances, by the caller's indices.
+/// A set of instances of a [`crate::Router`], which runs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncGroup {
-    members: Vec<usize>,
+    members: Vec<InstanceId>,
 }
 
 impl SyncGroup {
-    /// A group of the instances at these indices.
-    pub fn new(members: Vec<usize>) -> Self {
+    /// A group of these instances.
+    pub fn new(members: Vec<InstanceId>) -> Self {
         Self { members }
     }
 
-    /// The member indices.
-    pub fn members(&self) -> &[usize] {
+    /// The members.
+    pub fn members(&self) -> &[InstanceId] {
         &self.members
+    }
+
+    /// Drops a removed instance.
+    pub(crate) fn forget(&mut self, id: InstanceId) {
+        self.members.retain(|m| *m != id);
     }
 
     /// Member `who` changed from `from` to `to`: the commands that bring the
@@ -46,11 +52,11 @@ impl SyncGroup {
     /// [`Instance::apply_group`].
     pub fn member_changed(
         &self,
-        who: usize,
+        who: InstanceId,
         from: State,
         to: State,
-        own_fault: impl Fn(usize) -> bool,
-    ) -> Vec<(usize, GroupCommand)> {
+        own_fault: impl Fn(InstanceId) -> bool,
+    ) -> Vec<(InstanceId, GroupCommand)> {
         if !self.members.contains(&who) {
             return Vec::new();
         }

@@ -66,6 +66,7 @@ macro_rules! conformance {
 conformance! {
     startup_backup_then_master_down => "startup-backup-master-down",
     startup_owner_is_master_at_once => "startup-owner",
+    fault_address_survives_link_up => "fault-address-survives-link-up",
     startup_initial_state_master => "startup-initial-master",
     master_yields_to_higher_priority => "master-yields-to-higher",
     backup_preempts_lower_master => "backup-preempts-lower",

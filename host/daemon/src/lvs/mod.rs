@@ -114,7 +114,9 @@ struct Running {
 impl Running {
     async fn stop(self) {
         let _ = self.stop.send(());
-        let _ = self.task.await;
+        if let Err(e) = self.task.await {
+            tracing::error!(error = %e, "the LVS director failed");
+        }
     }
 }
 

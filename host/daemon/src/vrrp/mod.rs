@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use holdfast_config::Config;
 use holdfast_net::{Announcer, NetError, Netlink, VrrpReceiver, watch_links};
-use holdfast_vrrp::{Instance, State, SyncGroup};
+use holdfast_vrrp::{Instance, InstanceId, Router, State};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
@@ -33,7 +33,8 @@ use runner::{Group, Packet, Runner, Slot};
 pub(crate) struct Vrrp {
     stop: oneshot::Sender<()>,
     reload: Option<mpsc::UnboundedSender<()>>,
-    task: JoinHandle<()>,
+    /// The VRRP task; `None` once it has ended.
+    task: Option<JoinHandle<()>>,
     notifiers: Vec<JoinHandle<()>>,
     notify_timeout: std::time::Duration,
 }
@@ -46,10 +47,28 @@ impl Vrrp {
         }
     }
 
-    /// Releases mastership (priority 0, VIPs removed) and waits for it.
-    pub(crate) async fn stop(self) {
+    /// Resolves if the VRRP task ends before it is told to stop (a panic):
+    /// the daemon must not run on without VRRP. Never resolves otherwise.
+    pub(crate) async fn ended(&mut self) -> String {
+        let Some(task) = self.task.as_mut() else {
+            return std::future::pending().await;
+        };
+        let result = task.await;
+        self.task = None;
+        match result {
+            Ok(()) => "the VRRP task ended".into(),
+            Err(e) => format!("the VRRP task failed: {e}"),
+        }
+    }
+
+    /// Releases mastership (priority 0, VIPs removed) and waits for it;
+    /// an error if the VRRP task had failed (a panic is not hidden).
+    pub(crate) async fn stop(self) -> Result<(), String> {
         let _ = self.stop.send(());
-        let _ = self.task.await;
+        let ended = match self.task {
+            Some(task) => task.await.map_err(|e| format!("the VRRP task failed: {e}")),
+            None => Err("the VRRP task had already ended".into()),
+        };
         // The runner is gone, so every queue is closed: let queued scripts
         // (notify-stop among them) finish, each bounded by its timeout.
         let limit = self.notify_timeout * 2;
@@ -58,6 +77,7 @@ impl Vrrp {
                 warn!("a notify script queue did not finish before exit");
             }
         }
+        ended
     }
 }
 
@@ -134,15 +154,13 @@ pub(crate) async fn start(config: &Config, modules: &Arc<ProbeModules>) -> Resul
 
     let timeout = config.global.notify_timeout;
     let mut notifiers = Vec::new();
-    let mut slots = Vec::new();
-    let mut by_vrid = HashMap::new();
+    let mut router = Router::new();
+    let mut slots: BTreeMap<InstanceId, Slot> = BTreeMap::new();
     for r in resolved {
         let (notifier, handle) = notify::Notifier::spawn(r.cfg.name.clone(), timeout);
         notifiers.push(handle);
-        by_vrid.insert((r.link.index, r.primary.is_ipv6(), r.cfg.vrid), slots.len());
-        let instance = Instance::new(r.core, r.primary);
-        let mut slot =
-            Slot::from_config(&r.cfg, r.link.index, instance, r.sender, r.vips, notifier);
+        let id = router.insert(r.link.index, Instance::new(r.core, r.primary));
+        let mut slot = Slot::from_config(&r.cfg, r.link.index, r.sender, r.vips, notifier);
         let tracked: Vec<String> = slot
             .tracking
             .interface_names()
@@ -157,22 +175,24 @@ pub(crate) async fn start(config: &Config, modules: &Arc<ProbeModules>) -> Resul
         // down in between is not missed. Down at start means Fault.
         slot.starts_down = slot.track_primary && !nl.link(&r.link.name).await.is_ok_and(|l| l.up);
         info!(instance = %r.cfg.name, interface = %r.link.name, vrid = r.cfg.vrid, source = %r.primary, "vrrp instance starting");
-        slots.push(slot);
+        slots.insert(id, slot);
     }
+    let id_of = |name: &str| {
+        slots
+            .iter()
+            .find(|(_, s)| s.name == name)
+            .map(|(id, _)| *id)
+    };
     let groups = config
         .sync_groups
         .iter()
         .map(|g| {
-            let members = g
-                .members
-                .iter()
-                .filter_map(|m| slots.iter().position(|s: &Slot| &s.name == m))
-                .collect();
+            let members = g.members.iter().filter_map(|m| id_of(m)).collect();
             let (notifier, handle) = notify::Notifier::spawn(g.name.clone(), timeout);
             notifiers.push(handle);
             Group {
                 name: g.name.clone(),
-                sync: SyncGroup::new(members),
+                id: router.add_group(members),
                 notify: g.notify.clone(),
                 notifier,
                 state: State::Initialize,
@@ -180,20 +200,20 @@ pub(crate) async fn start(config: &Config, modules: &Arc<ProbeModules>) -> Resul
         })
         .collect();
     // Priority policies: compiled and initialised off the VRRP task, run on their own thread.
-    let mut users: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    for (i, s) in slots.iter().enumerate() {
+    let mut users: BTreeMap<String, Vec<InstanceId>> = BTreeMap::new();
+    for (id, s) in &slots {
         let policy = config
             .vrrp_instances
             .iter()
             .find(|c| c.name == s.name)
             .and_then(|c| c.priority_policy.clone());
         if let Some(p) = policy {
-            users.entry(p).or_default().push(i);
+            users.entry(p).or_default().push(*id);
         }
     }
     let board: policy_worker::StateBoard = std::sync::Arc::new(std::sync::RwLock::new(
         slots
-            .iter()
+            .values()
             .map(|s| (s.name.clone(), holdfast_policy::VrrpState::Initialize))
             .collect(),
     ));
@@ -234,15 +254,15 @@ pub(crate) async fn start(config: &Config, modules: &Arc<ProbeModules>) -> Resul
             Err(e) => warn!(error = %e, "policy loading failed; static tracking applies"),
         }
         if policies.is_none() {
-            for s in &mut slots {
+            for s in slots.values_mut() {
                 s.policy = None;
             }
         }
     }
     let runner = Runner {
+        router,
         slots,
         groups,
-        by_vrid,
         addr_tx,
         buf: Vec::with_capacity(128),
         policies,
@@ -289,12 +309,14 @@ pub(crate) async fn start(config: &Config, modules: &Arc<ProbeModules>) -> Resul
         runner.run(inputs).await;
         // The checks stop with the VRRP task.
         drop(checks);
-        let _ = addr_task.await;
+        if let Err(e) = addr_task.await {
+            tracing::error!(error = %e, "the address task failed");
+        }
     });
     Ok(Vrrp {
         stop: stop_tx,
         reload,
-        task,
+        task: Some(task),
         notifiers,
         notify_timeout: timeout,
     })

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
 
 use holdfast_policy::{FailureKind, PolicyError, PolicyInstance, PriorityInput, PriorityOutput};
+use holdfast_vrrp::InstanceId;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
@@ -18,10 +19,13 @@ use tracing::{info, warn};
 #[derive(Debug)]
 pub(crate) enum PolicyRequest {
     /// Compute the priority of instance `slot`.
-    Priority { slot: usize, input: PriorityInput },
+    Priority {
+        slot: InstanceId,
+        input: PriorityInput,
+    },
     /// Replace the instance of `slot` (already initialised and self-tested).
     Swap {
-        slot: usize,
+        slot: InstanceId,
         instance: Box<PolicyInstance>,
     },
 }
@@ -29,7 +33,7 @@ pub(crate) enum PolicyRequest {
 /// A result from the worker.
 #[derive(Debug)]
 pub(crate) struct PolicyAnswer {
-    pub(crate) slot: usize,
+    pub(crate) slot: InstanceId,
     pub(crate) result: Result<PriorityOutput, PolicyError>,
 }
 
@@ -42,7 +46,7 @@ pub(crate) struct PolicyWorker {
 impl PolicyWorker {
     /// Starts the worker with the initial instances (by slot).
     pub(crate) fn spawn(
-        instances: HashMap<usize, PolicyInstance>,
+        instances: HashMap<InstanceId, PolicyInstance>,
     ) -> (Self, mpsc::UnboundedReceiver<PolicyAnswer>) {
         let (tx, rx) = std_mpsc::channel::<PolicyRequest>();
         let (answers_tx, answers_rx) = mpsc::unbounded_channel();

@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use holdfast_vrrp::{FaultReason, State};
+use holdfast_vrrp::{FaultReason, InstanceId, State};
 use tracing::{debug, warn};
 
 use super::policy_worker::{PolicyAnswer, PolicyRequest};
@@ -13,31 +13,33 @@ use super::tracking::Verdict;
 
 impl Runner {
     /// Inputs changed: ask the policy, or apply keepalived's static tracking.
-    pub(super) fn apply_tracking(&mut self, now: Instant, i: usize) {
-        if self.slots[i].policy.is_some() && self.policies.is_some() {
-            self.ask_policy(i);
+    pub(super) fn apply_tracking(&mut self, now: Instant, id: InstanceId) {
+        let has_policy = self.slots.get(&id).is_some_and(|s| s.policy.is_some());
+        if has_policy && self.policies.is_some() {
+            self.ask_policy(id);
         } else {
-            self.apply_static(now, i);
+            self.apply_static(now, id);
         }
     }
 
     /// keepalived's tracking semantics, computed natively (also the policy fallback).
-    pub(super) fn apply_static(&mut self, now: Instant, i: usize) {
-        let slot = &mut self.slots[i];
+    pub(super) fn apply_static(&mut self, now: Instant, id: InstanceId) {
+        let (Some(slot), Some(inst)) = (self.slots.get(&id), self.router.get_mut(id)) else {
+            return;
+        };
         match slot.tracking.verdict() {
-            Verdict::Fault => slot
-                .instance
-                .set_fault(now, FaultReason::TrackedInterface, true),
+            Verdict::Fault => inst.set_fault(now, FaultReason::TrackedInterface, true),
             Verdict::Priority(p) => {
-                slot.instance
-                    .set_fault(now, FaultReason::TrackedInterface, false);
-                slot.instance.set_priority(now, p);
+                inst.set_fault(now, FaultReason::TrackedInterface, false);
+                inst.set_priority(now, p);
             }
         }
     }
 
-    pub(super) fn ask_policy(&mut self, i: usize) {
-        let slot = &mut self.slots[i];
+    pub(super) fn ask_policy(&mut self, id: InstanceId) {
+        let (Some(slot), Some(inst)) = (self.slots.get_mut(&id), self.router.get(id)) else {
+            return;
+        };
         let (Some(state), Some(worker)) = (slot.policy.as_mut(), self.policies.as_ref()) else {
             return;
         };
@@ -46,7 +48,6 @@ impl Runner {
             return;
         }
         state.pending = true;
-        let inst = &slot.instance;
         let input = holdfast_policy::PriorityInput {
             instance: slot.name.clone(),
             base_priority: inst.config().priority,
@@ -83,13 +84,14 @@ impl Runner {
                 .collect(),
             master_priority: inst.master().map(|m| m.priority),
         };
-        worker.send(PolicyRequest::Priority { slot: i, input });
+        worker.send(PolicyRequest::Priority { slot: id, input });
     }
 
     /// A policy answered: apply it, or fall back to static tracking on failure.
     pub(super) fn on_policy_answer(&mut self, now: Instant, a: PolicyAnswer) {
-        let i = a.slot;
-        let Some(slot) = self.slots.get_mut(i) else {
+        let id = a.slot;
+        // An answer for an instance that is gone finds nothing.
+        let (Some(slot), Some(inst)) = (self.slots.get_mut(&id), self.router.get_mut(id)) else {
             return;
         };
         let Some(state) = slot.policy.as_mut() else {
@@ -100,21 +102,20 @@ impl Runner {
         match a.result {
             Ok(holdfast_policy::PriorityOutput::Priority(p)) => {
                 // RFC 5798 §5.2.4: 255 is the owner's alone; 0 means releasing.
-                let p = if slot.instance.config().priority == 255 {
+                let p = if inst.config().priority == 255 {
                     p.max(1)
                 } else {
                     p.clamp(1, 254)
                 };
-                slot.instance.set_fault(now, FaultReason::Tracked, false);
-                slot.instance
-                    .set_fault(now, FaultReason::TrackedInterface, false);
-                slot.instance.set_priority(now, p);
+                inst.set_fault(now, FaultReason::Tracked, false);
+                inst.set_fault(now, FaultReason::TrackedInterface, false);
+                inst.set_priority(now, p);
             }
             Ok(holdfast_policy::PriorityOutput::Fault(reason)) => {
-                if slot.instance.state() != State::Fault {
+                if inst.state() != State::Fault {
                     warn!(instance = %slot.name, %reason, "priority policy reports fault");
                 }
-                slot.instance.set_fault(now, FaultReason::Tracked, true);
+                inst.set_fault(now, FaultReason::Tracked, true);
             }
             // Already logged when it started (load failure, first failures).
             Err(e)
@@ -124,27 +125,31 @@ impl Runner {
                 ) =>
             {
                 debug!(instance = %slot.name, policy = %e.policy, kind = %e.kind, error = %e.message, "priority policy unavailable; static tracking applies");
-                slot.instance.set_fault(now, FaultReason::Tracked, false);
-                self.apply_static(now, i);
+                inst.set_fault(now, FaultReason::Tracked, false);
+                self.apply_static(now, id);
             }
             Err(e) => {
                 state.failures += 1;
                 warn!(instance = %slot.name, policy = %e.policy, kind = %e.kind, error = %e.message, failures = state.failures, "priority policy failed; static tracking applies");
-                slot.instance.set_fault(now, FaultReason::Tracked, false);
-                self.apply_static(now, i);
+                inst.set_fault(now, FaultReason::Tracked, false);
+                self.apply_static(now, id);
             }
         }
         if again {
-            self.ask_policy(i);
+            self.ask_policy(id);
         }
     }
 
     /// Asks every policy again (periodic tick, or after a hot swap).
     pub(crate) fn ask_all_policies(&mut self) {
-        for i in 0..self.slots.len() {
-            if self.slots[i].policy.is_some() {
-                self.ask_policy(i);
-            }
+        let ids: Vec<InstanceId> = self
+            .slots
+            .iter()
+            .filter(|(_, s)| s.policy.is_some())
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            self.ask_policy(id);
         }
     }
 }

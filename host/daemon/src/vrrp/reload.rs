@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use holdfast_config::PolicyCfg;
 use holdfast_policy::{PolicyEngine, PolicyError, PolicyInstance};
+use holdfast_vrrp::InstanceId;
 use tokio::sync::mpsc;
 use tracing::{error, info};
 
@@ -22,9 +23,9 @@ use crate::policies::{load, params_json};
 fn instances_for(
     engine: &PolicyEngine,
     cfg: &PolicyCfg,
-    slots: &[usize],
+    slots: &[InstanceId],
     board: &StateBoard,
-) -> Result<Vec<(usize, PolicyInstance)>, PolicyError> {
+) -> Result<Vec<(InstanceId, PolicyInstance)>, PolicyError> {
     let loaded = load(engine, cfg, holdfast_policy::PolicyKind::Priority)?;
     if loaded.from_cache() {
         tracing::debug!(policy = %cfg.name, "precompiled module from the cache");
@@ -46,10 +47,10 @@ fn instances_for(
 /// Start-up: the engine and an instance for every slot whose policy loads.
 pub(crate) fn load_all(
     cfgs: &[PolicyCfg],
-    users: &BTreeMap<String, Vec<usize>>,
+    users: &BTreeMap<String, Vec<InstanceId>>,
     cache: &std::path::Path,
     board: &StateBoard,
-) -> Result<(PolicyEngine, HashMap<usize, PolicyInstance>), PolicyError> {
+) -> Result<(PolicyEngine, HashMap<InstanceId, PolicyInstance>), PolicyError> {
     let engine = crate::policies::engine(cache)?;
     let mut out = HashMap::new();
     for cfg in cfgs {
@@ -76,7 +77,7 @@ pub(crate) fn load_all(
 pub(crate) fn spawn(
     engine: PolicyEngine,
     policies: BTreeMap<String, PolicyCfg>,
-    users: BTreeMap<String, Vec<usize>>,
+    users: BTreeMap<String, Vec<InstanceId>>,
     worker: PolicyWorker,
     reevaluate: mpsc::UnboundedSender<()>,
     board: StateBoard,

@@ -12,12 +12,14 @@
 //! that can wait on the kernel or a child process runs elsewhere, so the
 //! advert schedule does not depend on it.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use holdfast_net::{LinkEvent, RxMeta, VipSpec, VrrpSender};
-use holdfast_vrrp::{Action, FaultReason, Instance, Received, State, SyncGroup};
+use holdfast_vrrp::{
+    Action, DecodeError, FaultReason, GroupId, InstanceId, Received, RouteError, Router, State,
+};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
@@ -51,12 +53,12 @@ pub(crate) struct Packet {
     pub(crate) bytes: Vec<u8>,
 }
 
-/// One running instance and everything attached to it.
+/// Everything attached to one running instance (the instance itself is
+/// the [`Router`]'s, under the same id).
 pub(crate) struct Slot {
     pub(crate) name: String,
     pub(crate) ifindex: u32,
     pub(crate) ifname: String,
-    pub(crate) instance: Instance,
     pub(crate) sender: VrrpSender,
     pub(crate) vips: Vec<VipSpec>,
     pub(crate) tracking: Tracking,
@@ -76,7 +78,6 @@ impl Slot {
     pub(crate) fn from_config(
         cfg: &VrrpInstanceCfg,
         ifindex: u32,
-        instance: Instance,
         sender: VrrpSender,
         vips: Vec<VipSpec>,
         notifier: Notifier,
@@ -85,7 +86,6 @@ impl Slot {
             name: cfg.name.clone(),
             ifindex,
             ifname: cfg.interface.clone(),
-            instance,
             sender,
             vips,
             tracking: Tracking::new(
@@ -117,10 +117,10 @@ fn tracked_checks(cfg: &VrrpInstanceCfg) -> Vec<holdfast_config::TrackCheckCfg> 
     cfg.track_checks.iter().cloned().chain(processes).collect()
 }
 
-/// A group's members (slot indices) and its notify scripts.
+/// A sync group (its members are the [`Router`]'s) and its notify scripts.
 pub(crate) struct Group {
     pub(crate) name: String,
-    pub(crate) sync: SyncGroup,
+    pub(crate) id: GroupId,
     pub(crate) notify: NotifyCfg,
     pub(crate) notifier: Notifier,
     pub(crate) state: State,
@@ -137,9 +137,11 @@ pub(crate) struct Inputs {
 }
 
 pub(crate) struct Runner {
-    pub(crate) slots: Vec<Slot>,
+    /// Every instance: it routes adverts, runs sync groups, yields actions.
+    pub(crate) router: Router,
+    /// What the daemon attaches to each instance, by the same id.
+    pub(crate) slots: BTreeMap<InstanceId, Slot>,
     pub(crate) groups: Vec<Group>,
-    pub(crate) by_vrid: HashMap<(u32, bool, u8), usize>,
     pub(crate) addr_tx: mpsc::UnboundedSender<AddrCmd>,
     pub(crate) buf: Vec<u8>,
     pub(crate) policies: Option<PolicyWorker>,
@@ -150,45 +152,52 @@ pub(crate) struct Runner {
 impl Runner {
     fn on_packet(&mut self, now: Instant, p: Packet) {
         let payload = &p.bytes[p.meta.offset..p.meta.offset + p.meta.len];
-        // The VRID is the second byte of every VRRP version's header.
-        let Some(&vrid) = payload.get(1) else { return };
-        let Some(&i) = self.by_vrid.get(&(p.ifindex, p.meta.src.is_ipv6(), vrid)) else {
-            debug!(ifindex = p.ifindex, vrid, src = %p.meta.src, "advert for a VRID we do not run");
-            return;
-        };
-        let slot = &mut self.slots[i];
         let rx = Received {
             src: p.meta.src,
             dst: p.meta.dst,
             ttl: p.meta.ttl,
             payload,
         };
-        if let Err(e) = slot.instance.handle_packet(now, rx) {
+        match self.router.handle_packet(now, p.ifindex, rx) {
+            Ok(_) => {}
             // Counted by the instance; our own multicast echoes are normal.
-            if !matches!(e, holdfast_vrrp::DecodeError::OwnAdvert { .. }) {
-                debug!(instance = %slot.name, src = %p.meta.src, error = %e, "advert dropped");
+            Err(RouteError::Refused(DecodeError::OwnAdvert { .. })) => {}
+            Err(RouteError::Refused(e)) => {
+                let name = self
+                    .router
+                    .route(p.ifindex, p.meta.src, payload)
+                    .ok()
+                    .and_then(|id| self.slots.get(&id))
+                    .map_or("", |s| s.name.as_str());
+                debug!(instance = %name, src = %p.meta.src, error = %e, "advert dropped");
+            }
+            Err(e) => {
+                debug!(ifindex = p.ifindex, src = %p.meta.src, error = %e, "advert for no instance of ours")
             }
         }
     }
 
     fn on_link_event(&mut self, now: Instant, ev: &LinkEvent) {
-        for i in 0..self.slots.len() {
-            let slot = &mut self.slots[i];
+        let ids: Vec<InstanceId> = self.slots.keys().copied().collect();
+        for id in ids {
+            let (Some(slot), Some(inst)) = (self.slots.get_mut(&id), self.router.get_mut(id))
+            else {
+                continue;
+            };
+            let mut tracking_changed = false;
             match ev {
                 LinkEvent::Link(info) => {
                     if info.index == slot.ifindex && slot.track_primary {
                         if info.up {
-                            slot.instance.interface_up(now);
+                            inst.interface_up(now);
                         } else {
-                            slot.instance.interface_down(now);
+                            inst.interface_down(now);
                         }
                     }
-                    if slot.tracking.set_interface(&info.name, info.up) {
-                        self.apply_tracking(now, i);
-                    }
+                    tracking_changed = slot.tracking.set_interface(&info.name, info.up);
                 }
                 LinkEvent::LinkRemoved { index } if *index == slot.ifindex => {
-                    slot.instance.interface_down(now)
+                    inst.interface_down(now)
                 }
                 // `dont-track-primary`: the instance's own link and address
                 // do not put it in Fault (keepalived's semantics).
@@ -198,14 +207,17 @@ impl Runner {
                         && slot.track_primary =>
                 {
                     warn!(instance = %slot.name, address = %addr, "primary address removed: fault");
-                    slot.instance.set_fault(now, FaultReason::Interface, true);
+                    inst.set_fault(now, FaultReason::Address, true);
                 }
                 LinkEvent::AddressAdded { index, addr }
                     if *index == slot.ifindex && *addr == slot.sender.source() =>
                 {
-                    slot.instance.set_fault(now, FaultReason::Interface, false);
+                    inst.set_fault(now, FaultReason::Address, false);
                 }
                 _ => {}
+            }
+            if tracking_changed {
+                self.apply_tracking(now, id);
             }
         }
     }
@@ -214,65 +226,54 @@ impl Runner {
     /// re-evaluates when it changed (with a policy, also on news of its
     /// latency or error).
     fn on_check_status(&mut self, now: Instant, status: &super::checks::CheckStatus) {
-        for i in 0..self.slots.len() {
-            let tracking = &mut self.slots[i].tracking;
+        let ids: Vec<InstanceId> = self.slots.keys().copied().collect();
+        for id in ids {
+            let Some(slot) = self.slots.get_mut(&id) else {
+                continue;
+            };
+            let tracking = &mut slot.tracking;
             let tracked =
                 tracking.note_check(&status.name, status.latency_us, status.error.as_deref());
             if !tracking.set_check(&status.name, status.up) {
                 // Only a priority policy sees latencies and errors.
-                if tracked && self.slots[i].policy.is_some() && self.policies.is_some() {
-                    self.ask_policy(i);
+                if tracked && slot.policy.is_some() && self.policies.is_some() {
+                    self.ask_policy(id);
                 }
                 continue;
             }
             info!(
-                instance = %self.slots[i].name,
+                instance = %slot.name,
                 check = %status.name,
                 up = status.up,
                 error = status.error.as_deref().unwrap_or(""),
                 "tracked check changed"
             );
-            self.apply_tracking(now, i);
+            self.apply_tracking(now, id);
         }
     }
 
     fn poll_files(&mut self, now: Instant) {
-        for i in 0..self.slots.len() {
-            if self.slots[i].tracking.has_files() && self.slots[i].tracking.refresh_files() {
-                self.apply_tracking(now, i);
+        let ids: Vec<InstanceId> = self.slots.keys().copied().collect();
+        for id in ids {
+            let changed = self
+                .slots
+                .get_mut(&id)
+                .is_some_and(|s| s.tracking.has_files() && s.tracking.refresh_files());
+            if changed {
+                self.apply_tracking(now, id);
             }
         }
     }
 
-    /// Performs every pending action of every instance, following sync groups.
+    /// Performs every pending action of every instance (the router has
+    /// already brought each one's sync groups along).
     fn drain(&mut self, now: Instant) {
-        loop {
-            let mut changes = Vec::new();
-            for i in 0..self.slots.len() {
-                while let Some(action) = self.slots[i].instance.poll_action() {
-                    if let Some(change) = self.perform(i, action) {
-                        changes.push(change);
-                    }
-                }
-            }
-            if changes.is_empty() {
-                return;
-            }
-            for (i, from, to) in changes {
+        while let Some((id, action)) = self.router.poll_action(now) {
+            if self.perform(id, action) {
                 for g in 0..self.groups.len() {
-                    if !self.groups[g].sync.members().contains(&i) {
-                        continue;
+                    if self.router.group_members(self.groups[g].id).contains(&id) {
+                        self.group_state(g);
                     }
-                    let slots = &self.slots;
-                    let commands = self.groups[g].sync.member_changed(i, from, to, |m| {
-                        slots.get(m).is_some_and(|s| s.instance.has_own_fault())
-                    });
-                    for (m, cmd) in commands {
-                        if let Some(s) = self.slots.get_mut(m) {
-                            s.instance.apply_group(now, cmd);
-                        }
-                    }
-                    self.group_state(g);
                 }
             }
         }
@@ -281,11 +282,11 @@ impl Runner {
     /// Runs a group's notify scripts when its members agree on a new state.
     fn group_state(&mut self, g: usize) {
         let group = &mut self.groups[g];
-        let states: Vec<State> = group
-            .sync
-            .members()
+        let states: Vec<State> = self
+            .router
+            .group_members(group.id)
             .iter()
-            .map(|&m| self.slots[m].instance.state())
+            .filter_map(|&m| self.router.get(m).map(|i| i.state()))
             .collect();
         let Some(&first) = states.first() else { return };
         if states.iter().all(|s| *s == first) && first != group.state {
@@ -301,11 +302,14 @@ impl Runner {
         }
     }
 
-    fn perform(&mut self, i: usize, action: Action) -> Option<(usize, State, State)> {
-        let slot = &mut self.slots[i];
+    /// Does what an instance asked; true when its state changed.
+    fn perform(&mut self, id: InstanceId, action: Action) -> bool {
+        let (Some(slot), Some(inst)) = (self.slots.get_mut(&id), self.router.get(id)) else {
+            return false;
+        };
         match action {
             Action::SendAdvert { advert } => {
-                let form = slot.instance.config().send_checksum;
+                let form = inst.config().send_checksum;
                 let dsts: Vec<IpAddr> = slot.sender.destinations().collect();
                 for dst in dsts {
                     advert.encode_into(&mut self.buf, slot.sender.source(), dst, form);
@@ -358,10 +362,10 @@ impl Runner {
                     to,
                     priority,
                 ));
-                return Some((i, from, to));
+                return true;
             }
         }
-        None
+        false
     }
 
     /// The VRRP loop. Returns when `stop` fires, after releasing mastership.
@@ -375,13 +379,19 @@ impl Runner {
             mut stop,
         } = inputs;
         let now = Instant::now();
-        for i in 0..self.slots.len() {
-            self.slots[i].tracking.refresh_files();
-            self.apply_tracking(now, i);
-            self.slots[i].instance.startup(now);
-            if self.slots[i].starts_down {
-                warn!(instance = %self.slots[i].name, interface = %self.slots[i].ifname, "interface down at start: fault");
-                self.slots[i].instance.interface_down(now);
+        let ids: Vec<InstanceId> = self.slots.keys().copied().collect();
+        for id in ids {
+            if let Some(slot) = self.slots.get_mut(&id) {
+                slot.tracking.refresh_files();
+            }
+            self.apply_tracking(now, id);
+            let (Some(slot), Some(inst)) = (self.slots.get(&id), self.router.get_mut(id)) else {
+                continue;
+            };
+            inst.startup(now);
+            if slot.starts_down {
+                warn!(instance = %slot.name, interface = %slot.ifname, "interface down at start: fault");
+                inst.interface_down(now);
             }
         }
         self.drain(now);
@@ -397,25 +407,13 @@ impl Runner {
         let mut file_poll = tokio::time::interval(TRACK_FILE_POLL);
         file_poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let deadline = self
-                .slots
-                .iter()
-                .filter_map(|s| s.instance.poll_timeout())
-                .min();
-            if let Err(e) = timer.arm(deadline) {
+            if let Err(e) = timer.arm(self.router.poll_timeout()) {
                 warn!(error = %e, "cannot arm the protocol timer");
             }
             tokio::select! {
                 biased;
                 _ = &mut stop => break,
-                _ = timer.expired() => {
-                    let now = Instant::now();
-                    for s in &mut self.slots {
-                        if s.instance.poll_timeout().is_some_and(|t| t <= now) {
-                            s.instance.handle_timeout(now);
-                        }
-                    }
-                }
+                _ = timer.expired() => self.router.handle_timeout(Instant::now()),
                 Some(p) = packets.recv() => self.on_packet(Instant::now(), p),
                 Some(ev) = links.recv() => self.on_link_event(Instant::now(), &ev),
                 _ = file_poll.tick() => self.poll_files(Instant::now()),
@@ -428,15 +426,20 @@ impl Runner {
         }
         // Graceful stop: masters send priority 0 and remove their addresses.
         let now = Instant::now();
-        for s in &mut self.slots {
-            s.instance.shutdown(now);
+        let ids: Vec<InstanceId> = self.router.ids().collect();
+        for id in ids {
+            if let Some(inst) = self.router.get_mut(id) {
+                inst.shutdown(now);
+            }
         }
         self.drain(now);
         let (done_tx, done_rx) = oneshot::channel();
         let _ = self.addr_tx.send(AddrCmd::Flush(done_tx));
         let _ = tokio::time::timeout(Duration::from_secs(5), done_rx).await;
-        for s in &self.slots {
-            let st = s.instance.stats();
+        for (id, s) in &self.slots {
+            let Some(st) = self.router.get(*id).map(|i| i.stats()) else {
+                continue;
+            };
             info!(instance = %s.name, adverts_tx = st.adverts_tx, adverts_rx = st.adverts_rx, errors = st.errors(), send_errors = s.send_errors, "stopped");
         }
     }

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use holdfast_vrrp::packet::{MULTICAST_V4, MULTICAST_V6};
 use holdfast_vrrp::{
     Action, Advertisement, Auth, ChecksumForm, FaultReason, GarpSchedule, Instance, InstanceConfig,
-    Preempt, Received, State, SyncGroup, Version,
+    InstanceId, Preempt, Received, Router, State, Version,
 };
 use serde::Deserialize;
 
@@ -174,15 +174,17 @@ pub(crate) struct Scenario {
 struct Node {
     name: String,
     spec: RouterSpec,
-    instance: Instance,
+    id: InstanceId,
     alive: bool,
 }
 
-/// The simulator.
+/// The simulator: every router's instance in one [`Router`] (which runs
+/// the sync groups and the drain), adverts delivered by the simulator to
+/// every other router on the link.
 pub(crate) struct Sim {
     t0: Instant,
     nodes: Vec<Node>,
-    groups: Vec<SyncGroup>,
+    router: Router,
     pub(crate) trace: String,
     /// Seconds during which more than one live router was master, measured by the caller.
     pub(crate) masters_over_time: Vec<(Duration, usize)>,
@@ -191,34 +193,34 @@ pub(crate) struct Sim {
 
 impl Sim {
     pub(crate) fn new(routers: &BTreeMap<String, RouterSpec>, sync_groups: &[Vec<String>]) -> Self {
+        let mut router = Router::new();
+        // One link: every instance on interface 1; the simulator delivers.
         let nodes: Vec<Node> = routers
             .iter()
             .map(|(name, spec)| Node {
                 name: name.clone(),
                 spec: spec.clone(),
-                instance: Instance::new(spec.config(), spec.primary),
+                id: router.insert(1, Instance::new(spec.config(), spec.primary)),
                 alive: true,
             })
             .collect();
-        let groups = sync_groups
-            .iter()
-            .map(|g| {
-                SyncGroup::new(
-                    g.iter()
-                        .map(|n| {
-                            nodes
-                                .iter()
-                                .position(|x| &x.name == n)
-                                .expect("group member")
-                        })
-                        .collect(),
-                )
-            })
-            .collect();
+        for g in sync_groups {
+            let members = g
+                .iter()
+                .map(|n| {
+                    nodes
+                        .iter()
+                        .find(|x| &x.name == n)
+                        .expect("group member")
+                        .id
+                })
+                .collect();
+            router.add_group(members);
+        }
         Self {
             t0: Instant::now(),
             nodes,
-            groups,
+            router,
             trace: String::new(),
             masters_over_time: Vec::new(),
             buf: Vec::new(),
@@ -232,12 +234,23 @@ impl Sim {
             .unwrap_or_else(|| panic!("no router {name}"))
     }
 
+    fn inst(&self, i: usize) -> &Instance {
+        self.router
+            .get(self.nodes[i].id)
+            .expect("every node's instance")
+    }
+
+    fn inst_mut(&mut self, i: usize) -> &mut Instance {
+        let id = self.nodes[i].id;
+        self.router.get_mut(id).expect("every node's instance")
+    }
+
     pub(crate) fn state(&self, name: &str) -> State {
-        self.nodes[self.index(name)].instance.state()
+        self.inst(self.index(name)).state()
     }
 
     pub(crate) fn instance(&self, name: &str) -> &Instance {
-        &self.nodes[self.index(name)].instance
+        self.inst(self.index(name))
     }
 
     pub(crate) fn is_alive(&self, name: &str) -> bool {
@@ -245,9 +258,8 @@ impl Sim {
     }
 
     pub(crate) fn live_masters(&self) -> usize {
-        self.nodes
-            .iter()
-            .filter(|n| n.alive && n.instance.state() == State::Master)
+        (0..self.nodes.len())
+            .filter(|&i| self.nodes[i].alive && self.inst(i).state() == State::Master)
             .count()
     }
 
@@ -258,25 +270,27 @@ impl Sim {
 
     pub(crate) fn apply(&mut self, now: Instant, router: &str, event: &Event) {
         let i = self.index(router);
-        let node = &mut self.nodes[i];
-        if !node.alive && !matches!(event, Event::Restart) {
+        if !self.nodes[i].alive && !matches!(event, Event::Restart) {
             return;
         }
         match event {
-            Event::Startup => node.instance.startup(now),
-            Event::Shutdown => node.instance.shutdown(now),
-            Event::Kill => node.alive = false,
+            Event::Startup => self.inst_mut(i).startup(now),
+            Event::Shutdown => self.inst_mut(i).shutdown(now),
+            Event::Kill => self.nodes[i].alive = false,
             Event::Restart => {
-                node.instance = Instance::new(node.spec.config(), node.spec.primary);
+                let node = &mut self.nodes[i];
+                let fresh = Instance::new(node.spec.config(), node.spec.primary);
                 node.alive = true;
-                node.instance.startup(now);
+                let id = node.id;
+                self.router.replace(id, fresh);
+                self.inst_mut(i).startup(now);
             }
-            Event::SetPriority { priority } => node.instance.set_priority(now, *priority),
-            Event::InterfaceDown => node.instance.interface_down(now),
-            Event::InterfaceUp => node.instance.interface_up(now),
-            Event::Fault { reason, active } => node.instance.set_fault(now, *reason, *active),
+            Event::SetPriority { priority } => self.inst_mut(i).set_priority(now, *priority),
+            Event::InterfaceDown => self.inst_mut(i).interface_down(now),
+            Event::InterfaceUp => self.inst_mut(i).interface_up(now),
+            Event::Fault { reason, active } => self.inst_mut(i).set_fault(now, *reason, *active),
             Event::Advert(a) => {
-                let cfg = node.instance.config().clone();
+                let cfg = self.inst(i).config().clone();
                 let version = match a.version {
                     Some(2) => Version::V2,
                     Some(_) => Version::V3,
@@ -313,7 +327,7 @@ impl Sim {
                     ttl: a.ttl.unwrap_or(255),
                     payload: &bytes,
                 };
-                if let Err(e) = node.instance.handle_packet(now, rx) {
+                if let Err(e) = self.inst_mut(i).handle_packet(now, rx) {
                     let _ = writeln!(self.trace, "{} {router} dropped: {e}", self.ms(now));
                 }
             }
@@ -322,57 +336,40 @@ impl Sim {
     }
 
     pub(crate) fn handle_timeouts(&mut self, now: Instant) {
+        // Only live routers: a killed one keeps its instance, frozen.
         for i in 0..self.nodes.len() {
-            if self.nodes[i].alive
-                && self.nodes[i]
-                    .instance
-                    .poll_timeout()
-                    .is_some_and(|t| t <= now)
-            {
-                self.nodes[i].instance.handle_timeout(now);
+            if self.nodes[i].alive && self.inst(i).poll_timeout().is_some_and(|t| t <= now) {
+                self.inst_mut(i).handle_timeout(now);
             }
         }
         self.drain(now);
     }
 
     pub(crate) fn next_timeout(&self) -> Option<Instant> {
-        self.nodes
-            .iter()
-            .filter(|n| n.alive)
-            .filter_map(|n| n.instance.poll_timeout())
+        (0..self.nodes.len())
+            .filter(|&i| self.nodes[i].alive)
+            .filter_map(|i| self.inst(i).poll_timeout())
             .min()
     }
 
-    /// Runs every router's actions, delivering adverts, until nothing is left.
+    fn node_of(&self, id: InstanceId) -> usize {
+        self.nodes
+            .iter()
+            .position(|n| n.id == id)
+            .expect("a node per instance")
+    }
+
+    /// Runs every router's actions (the Router fans state changes out to
+    /// sync groups), delivering adverts, until nothing is left.
     fn drain(&mut self, now: Instant) {
-        loop {
-            let mut progressed = false;
-            for i in 0..self.nodes.len() {
-                while let Some(action) = self.nodes[i].instance.poll_action() {
-                    progressed = true;
-                    if !self.nodes[i].alive {
-                        continue;
-                    }
-                    self.record(now, i, &action);
-                    match action {
-                        Action::SendAdvert { advert } => self.deliver(now, i, &advert),
-                        Action::StateChanged { from, to, .. } => {
-                            for g in &self.groups {
-                                let nodes = &self.nodes;
-                                let commands = g.member_changed(i, from, to, |m| {
-                                    nodes[m].instance.has_own_fault()
-                                });
-                                for (m, cmd) in commands {
-                                    self.nodes[m].instance.apply_group(now, cmd);
-                                }
-                            }
-                        }
-                        _ => {}
-                    }
-                }
+        while let Some((id, action)) = self.router.poll_action(now) {
+            let i = self.node_of(id);
+            if !self.nodes[i].alive {
+                continue;
             }
-            if !progressed {
-                break;
+            self.record(now, i, &action);
+            if let Action::SendAdvert { advert } = action {
+                self.deliver(now, i, &advert);
             }
         }
         self.masters_over_time
@@ -384,7 +381,8 @@ impl Sim {
         let dst = multicast(src);
         advert.encode_into(&mut self.buf, src, dst, ChecksumForm::Standard);
         let bytes = std::mem::take(&mut self.buf);
-        for (j, node) in self.nodes.iter_mut().enumerate() {
+        for j in 0..self.nodes.len() {
+            let node = &self.nodes[j];
             if j == from
                 || !node.alive
                 || node.spec.vrid != advert.vrid
@@ -398,12 +396,12 @@ impl Sim {
                 ttl: 255,
                 payload: &bytes,
             };
-            if let Err(e) = node.instance.handle_packet(now, rx) {
+            if let Err(e) = self.inst_mut(j).handle_packet(now, rx) {
                 let _ = writeln!(
                     self.trace,
                     "{} {} dropped: {e}",
                     fmt_ms(now - self.t0),
-                    node.name
+                    self.nodes[j].name
                 );
             }
         }
@@ -435,7 +433,8 @@ impl Sim {
     /// Appends each router's final state and its non-zero counters.
     pub(crate) fn summarize(&mut self) {
         for n in &self.nodes {
-            let stats = serde_json::to_value(n.instance.stats()).unwrap();
+            let instance = self.router.get(n.id).expect("every node's instance");
+            let stats = serde_json::to_value(instance.stats()).unwrap();
             let counters: Vec<String> = stats
                 .as_object()
                 .unwrap()
@@ -447,8 +446,8 @@ impl Sim {
                 self.trace,
                 "final {} {:?} priority={} alive={} {}",
                 n.name,
-                n.instance.state(),
-                n.instance.priority(),
+                instance.state(),
+                instance.priority(),
                 n.alive,
                 counters.join(" ")
             );
