@@ -327,7 +327,7 @@ fn a_module_of_another_contract_version_is_refused() {
     let log = refused_while_running(
         &mut p,
         |_, live| rename_in(live, &bytes),
-        "built against holdfast:policy@0.2.0; this host accepts holdfast:policy@0.1.0",
+        "built against holdfast:policy@0.9.0; this host accepts holdfast:policy@0.1.0, holdfast:policy@0.2.0",
     );
     assert!(log.contains("kind=unsupported contract"), "{log}");
     stops_promptly(&mut p.r1);
