@@ -48,14 +48,7 @@ fn every_checker_through_the_director_in_a_vm() {
     }
     let mut copies = vec![bin.as_path(), redis_probe.as_path()];
     copies.extend(servers.iter().map(PathBuf::as_path));
-    let run = vm::run_in_vm("in_vm_", &[], &copies, 900);
-    eprintln!("{}", run.output);
-    assert_eq!(run.code, Some(0), "in-VM test failed");
-    assert!(
-        run.output.contains("test result: ok. 1 passed"),
-        "{}",
-        run.output
-    );
+    vm::run_in_vm_tests(&copies, 1);
 }
 
 const TOPOLOGY: &str = r#"

@@ -48,14 +48,7 @@ fn lvs_director_in_a_vm() {
         .collect();
     let mut copies = vec![bin.as_path()];
     copies.extend(policies.iter().map(|p| p.as_path()));
-    let run = vm::run_in_vm("in_vm_", &[], &copies, 900);
-    eprintln!("{}", run.output);
-    assert_eq!(run.code, Some(0), "in-VM test failed");
-    assert!(
-        run.output.contains("test result: ok. 1 passed"),
-        "{}",
-        run.output
-    );
+    vm::run_in_vm_tests(&copies, 1);
 }
 
 const TOPOLOGY: &str = r#"

@@ -53,6 +53,20 @@ pub fn run_in_vm(filter: &str, env: &[(&str, &str)], extra: &[&Path], timeout_s:
     )
 }
 
+/// Runs this test binary's `in_vm_` tests in the VM with `copies`, and
+/// asserts that `passed` of them ran and passed.
+pub fn run_in_vm_tests(copies: &[&Path], passed: usize) {
+    let run = run_in_vm("in_vm_", &[], copies, 900);
+    eprintln!("{}", run.output);
+    assert_eq!(run.code, Some(0), "in-VM test failed");
+    assert!(
+        run.output
+            .contains(&format!("test result: ok. {passed} passed")),
+        "{}",
+        run.output
+    );
+}
+
 /// Runs a shell command line in the VM (in `/payload`, where `copies` land).
 pub fn run_command(command: &str, copies: &[&Path], timeout_s: u32) -> VmRun {
     let mut cmd = Command::new(script());
