@@ -26,7 +26,7 @@ mod parse;
 mod reader;
 mod validate;
 
-pub use diff::{Change, ConfigDiff, diff};
+pub use diff::{ConfigChange, InstanceChange, diff};
 pub use error::{ConfigError, Problem, ProblemKind};
 pub use model::*;
 pub use parse::{NOT_RUN_YET, Setting, accepted_settings, load, parse_str};

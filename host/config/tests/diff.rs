@@ -1,6 +1,6 @@
-//! Config diff: what hot reload will act on.
+//! Config diff: the ordered, typed changes a reload acts on.
 
-use holdfast_config::{Change, diff, parse_str};
+use holdfast_config::{ConfigChange as C, InstanceChange as I, diff, parse_str};
 
 const BASE: &str = r#"
 policy "track" { path "/p/track.wasm"; fuel 100000; }
@@ -13,7 +13,11 @@ vrrp-instance "VI_1" {
 vrrp-instance "VI_2" {
     interface "eth0"
     virtual-router-id 52
+    unicast-peer "192.0.2.2"
     virtual-ipaddress "192.0.2.20/24"
+}
+vrrp-sync-group "G" {
+    member "VI_1"
 }
 virtual-server "10.0.0.100:80" protocol="tcp" {
     scheduler "wrr"
@@ -26,100 +30,164 @@ fn parse(text: &str) -> holdfast_config::Config {
     parse_str("test.kdl", text).unwrap_or_else(|e| panic!("{}", e.render(false)))
 }
 
-fn modified(name: &str, fields: &[&str]) -> Change {
-    Change::Modified {
-        name: name.to_string(),
-        fields: fields.iter().map(|f| f.to_string()).collect(),
-    }
+fn changes(new: &str) -> Vec<C> {
+    diff(&parse(BASE), &parse(new))
 }
 
 #[test]
-fn identical_configs_have_an_empty_diff() {
-    assert!(diff(&parse(BASE), &parse(BASE)).is_empty());
+fn identical_configs_have_no_changes() {
+    assert_eq!(changes(BASE), []);
 }
 
 #[test]
 fn layout_and_comments_do_not_count_as_changes() {
     let reformatted = format!("// a comment\n\n{}", BASE.replace("    ", "\t"));
-    assert!(diff(&parse(BASE), &parse(&reformatted)).is_empty());
+    assert_eq!(changes(&reformatted), []);
 }
 
 #[test]
-fn instance_field_changes_are_named() {
+fn an_instance_changes_in_place_with_its_values() {
     let new = BASE
-        .replace("priority 150", "priority 120")
-        .replace("\"192.0.2.10/24\"", "\"192.0.2.11/24\"");
-    let d = diff(&parse(BASE), &parse(&new));
+        .replace("priority 150", "priority 120\n    advert-interval 0.5")
+        .replace(
+            "virtual-ipaddress \"192.0.2.10/24\"",
+            "virtual-ipaddress \"192.0.2.10/24\"\n    virtual-ipaddress \"192.0.2.11/24\"",
+        )
+        .replace("unicast-peer \"192.0.2.2\"", "unicast-peer \"192.0.2.3\"");
     assert_eq!(
-        d.vrrp_instances,
-        [modified("VI_1", &["priority", "virtual-ipaddress"])]
-    );
-    assert!(d.virtual_servers.is_empty() && d.policies.is_empty() && d.global.is_empty());
-}
-
-#[test]
-fn added_and_removed_instances() {
-    let new = BASE.replace("\"VI_2\"", "\"VI_3\"");
-    let d = diff(&parse(BASE), &parse(&new));
-    assert_eq!(
-        d.vrrp_instances,
+        changes(&new),
         [
-            Change::Removed {
-                name: "VI_2".into()
+            C::InstanceChanged {
+                name: "VI_1".into(),
+                changes: vec![
+                    I::Priority { from: 150, to: 120 },
+                    I::AdvertInterval {
+                        from_cs: 100,
+                        to_cs: 50
+                    },
+                    I::VipAdded {
+                        addr: "192.0.2.11".parse().unwrap(),
+                        prefix: 24,
+                        excluded: false
+                    },
+                ],
             },
-            Change::Added {
-                name: "VI_3".into()
-            }
+            C::InstanceChanged {
+                name: "VI_2".into(),
+                changes: vec![I::Peers {
+                    added: vec!["192.0.2.3".parse().unwrap()],
+                    removed: vec!["192.0.2.2".parse().unwrap()],
+                }],
+            },
         ]
     );
 }
 
 #[test]
-fn real_server_changes_are_listed_per_destination() {
+fn a_new_vrid_replaces_the_instance_and_nothing_else() {
+    let new = BASE.replace("virtual-router-id 52", "virtual-router-id 53");
+    assert_eq!(
+        changes(&new),
+        [C::InstanceReplaced {
+            name: "VI_2".into(),
+            because: vec!["virtual-router-id"],
+        }]
+    );
+}
+
+#[test]
+fn removals_come_before_additions_and_groups_follow_their_members() {
+    let new = BASE
+        .replace("\"VI_2\"", "\"VI_3\"")
+        .replace("member \"VI_1\"", "member \"VI_1\"\n    member \"VI_3\"");
+    assert_eq!(
+        changes(&new),
+        [
+            C::InstanceRemoved {
+                name: "VI_2".into()
+            },
+            C::InstanceAdded {
+                name: "VI_3".into()
+            },
+            C::SyncGroupChanged {
+                name: "G".into(),
+                joined: vec!["VI_3".into()],
+                left: vec![],
+                notify: false,
+            },
+        ]
+    );
+}
+
+#[test]
+fn real_servers_change_one_by_one() {
     let new = BASE
         .replace("\"10.0.1.12:80\" weight=10", "\"10.0.1.12:80\" weight=5")
         .replace(
             "real-server \"10.0.1.11:80\" weight=10\n",
             "real-server \"10.0.1.13:80\"\n",
         );
-    let d = diff(&parse(BASE), &parse(&new));
+    let vs = "tcp 10.0.0.100:80".to_string();
     assert_eq!(
-        d.virtual_servers,
-        [modified(
-            "tcp 10.0.0.100:80",
-            &[
-                "real-server 10.0.1.11:80 removed",
-                "real-server 10.0.1.12:80 weight",
-                "real-server 10.0.1.13:80 added"
-            ]
-        )]
+        changes(&new),
+        [
+            C::RealServerRemoved {
+                virtual_server: vs.clone(),
+                real_server: "10.0.1.11:80".parse().unwrap(),
+            },
+            C::RealServerAdded {
+                virtual_server: vs.clone(),
+                real_server: "10.0.1.13:80".parse().unwrap(),
+            },
+            C::RealServerChanged {
+                virtual_server: vs,
+                real_server: "10.0.1.12:80".parse().unwrap(),
+                fields: vec!["weight"],
+            },
+        ]
     );
 }
 
 #[test]
-fn policy_and_global_changes() {
+fn global_and_policy_changes_come_first_and_unused_policies_last() {
     let new = format!(
-        "global {{ notify-timeout 20; }}\n{}",
-        BASE.replace("fuel 100000", "fuel 200000")
+        "global {{ notify-timeout 20; }}\npolicy \"new\" {{ path \"/p/new.wasm\"; }}\n{}",
+        BASE.replace(
+            "policy \"track\" { path \"/p/track.wasm\"; fuel 100000; }",
+            ""
+        )
+        .replace("scheduler \"wrr\"", "scheduler \"rr\"")
     );
-    let d = diff(&parse(BASE), &parse(&new));
-    assert_eq!(d.global, ["notify-timeout"]);
-    assert_eq!(d.policies, [modified("track", &["fuel"])]);
+    assert_eq!(
+        changes(&new),
+        [
+            C::Global {
+                fields: vec!["notify-timeout"]
+            },
+            C::PolicyAdded { name: "new".into() },
+            C::VirtualServerChanged {
+                key: "tcp 10.0.0.100:80".into(),
+                fields: vec!["scheduler"],
+            },
+            C::PolicyRemoved {
+                name: "track".into()
+            },
+        ]
+    );
 }
 
 #[test]
 fn a_moved_virtual_server_is_a_remove_and_an_add() {
     let new = BASE.replace("10.0.0.100:80", "10.0.0.101:80");
-    let d = diff(&parse(BASE), &parse(&new));
     assert_eq!(
-        d.virtual_servers,
+        changes(&new),
         [
-            Change::Removed {
-                name: "tcp 10.0.0.100:80".into()
+            C::VirtualServerRemoved {
+                key: "tcp 10.0.0.100:80".into()
             },
-            Change::Added {
-                name: "tcp 10.0.0.101:80".into()
-            }
+            C::VirtualServerAdded {
+                key: "tcp 10.0.0.101:80".into()
+            },
         ]
     );
 }
