@@ -23,6 +23,23 @@ pub enum Action {
         /// Messages per address in this burst.
         count: u32,
     },
+    /// A reconfigured master: install these addresses only.
+    AddAddresses {
+        /// The addresses added to the configuration.
+        addresses: Vec<std::net::IpAddr>,
+    },
+    /// A reconfigured master: remove these addresses only.
+    RemoveAddresses {
+        /// The addresses removed from the configuration.
+        addresses: Vec<std::net::IpAddr>,
+    },
+    /// A reconfigured master: announce these addresses only.
+    AnnounceAddresses {
+        /// The addresses added.
+        addresses: Vec<std::net::IpAddr>,
+        /// Messages per address.
+        count: u32,
+    },
     /// The state changed (for notify scripts, the event stream and logs).
     StateChanged {
         /// Previous state.

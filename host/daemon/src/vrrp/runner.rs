@@ -337,6 +337,25 @@ impl Runner {
                     count,
                 });
             }
+            // A reconfigured master touches only what changed.
+            Action::AddAddresses { addresses } => {
+                let _ = self.addr_tx.send(AddrCmd::Add {
+                    instance: slot.name.clone(),
+                    vips: only(&slot.vips, &addresses),
+                });
+            }
+            Action::RemoveAddresses { addresses } => {
+                let _ = self.addr_tx.send(AddrCmd::Remove {
+                    instance: slot.name.clone(),
+                    vips: only(&slot.vips, &addresses),
+                });
+            }
+            Action::AnnounceAddresses { addresses, count } => {
+                let _ = self.addr_tx.send(AddrCmd::Announce {
+                    vips: only(&slot.vips, &addresses),
+                    count,
+                });
+            }
             Action::StateChanged {
                 from,
                 to,
@@ -443,6 +462,14 @@ impl Runner {
             info!(instance = %s.name, adverts_tx = st.adverts_tx, adverts_rx = st.adverts_rx, errors = st.errors(), send_errors = s.send_errors, "stopped");
         }
     }
+}
+
+/// The VIPs among `vips` whose address is in `addresses`.
+fn only(vips: &[VipSpec], addresses: &[IpAddr]) -> Vec<VipSpec> {
+    vips.iter()
+        .filter(|v| addresses.contains(&v.addr))
+        .cloned()
+        .collect()
 }
 
 /// The policy contract's view of a VRRP state.

@@ -148,6 +148,17 @@ pub(crate) enum Event {
         reason: FaultReason,
         active: bool,
     },
+    /// A configuration reload: these settings change, the rest stays.
+    Reconfigure {
+        #[serde(default)]
+        priority: Option<u8>,
+        #[serde(default)]
+        interval_cs: Option<u16>,
+        #[serde(default)]
+        addresses: Option<Vec<IpAddr>>,
+        #[serde(default)]
+        vrid: Option<u8>,
+    },
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -289,6 +300,25 @@ impl Sim {
             Event::InterfaceDown => self.inst_mut(i).interface_down(now),
             Event::InterfaceUp => self.inst_mut(i).interface_up(now),
             Event::Fault { reason, active } => self.inst_mut(i).set_fault(now, *reason, *active),
+            Event::Reconfigure {
+                priority,
+                interval_cs,
+                addresses,
+                vrid,
+            } => {
+                let mut cfg = self.inst(i).config().clone();
+                cfg.priority = priority.unwrap_or(cfg.priority);
+                cfg.advert_interval_cs = interval_cs.unwrap_or(cfg.advert_interval_cs);
+                cfg.addresses = addresses.clone().unwrap_or(cfg.addresses);
+                cfg.vrid = vrid.unwrap_or(cfg.vrid);
+                if let Err(e) = self.inst_mut(i).reconfigure(now, cfg) {
+                    let _ = writeln!(
+                        self.trace,
+                        "{} {router} reconfigure refused: {e}",
+                        self.ms(now)
+                    );
+                }
+            }
             Event::Advert(a) => {
                 let cfg = self.inst(i).config().clone();
                 let version = match a.version {
@@ -418,6 +448,11 @@ impl Sim {
             Action::AddVips => "add-vips".to_string(),
             Action::RemoveVips => "remove-vips".to_string(),
             Action::SendGratuitous { count } => format!("send-gratuitous count={count}"),
+            Action::AddAddresses { addresses } => format!("add-addresses {addresses:?}"),
+            Action::RemoveAddresses { addresses } => format!("remove-addresses {addresses:?}"),
+            Action::AnnounceAddresses { addresses, count } => {
+                format!("announce-addresses {addresses:?} count={count}")
+            }
             Action::StateChanged {
                 from,
                 to,
