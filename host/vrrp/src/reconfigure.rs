@@ -3,11 +3,14 @@
 //! the VRID and the version, which are the instance's identity on the
 //! wire — is refused, and the caller replaces the instance instead.
 //!
-//! A master installs and announces only the addresses that were added and
-//! removes only those that went; a changed priority, interval or address
-//! list goes out in an advert at once, so backups see it without waiting
-//! an interval. Nothing else happens: no state change, no gratuitous burst
-//! for the addresses that stayed.
+//! Every other setting of [`InstanceConfig`] (preempt, accept mode,
+//! authentication, unicast peers, gratuitous ARP schedule, checksum form)
+//! takes effect with the configuration itself, from the next packet or
+//! timer on. A master installs and announces only the addresses that were
+//! added and removes only those that went; a changed priority, interval or
+//! address list goes out in an advert at once, so backups see it without
+//! waiting an interval. Nothing else happens: no state change, no
+//! gratuitous burst for the addresses that stayed.
 
 use std::net::IpAddr;
 use std::time::Instant;
