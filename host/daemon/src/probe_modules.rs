@@ -67,7 +67,7 @@ fn named(config: &Config) -> Vec<String> {
 
 impl ProbeModules {
     /// Starts loading the modules `config` names, on a thread of their own.
-    pub(crate) fn start(config: &Config) -> Arc<Self> {
+    pub(crate) fn start(config: &Config, engine: Option<PolicyEngine>) -> Arc<Self> {
         let names = named(config);
         if names.is_empty() {
             return Arc::default();
@@ -82,9 +82,15 @@ impl ProbeModules {
                 let runtime = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build();
-                match runtime {
-                    Ok(rt) => rt.block_on(keep_loaded(config, loading, reload_rx)),
-                    Err(e) => {
+                match (runtime, engine) {
+                    (Ok(rt), Some(engine)) => {
+                        rt.block_on(keep_loaded(engine, config, loading, reload_rx))
+                    }
+                    (_, None) => {
+                        error!("probe modules: no policy engine; probe checks fail");
+                        settle_all(&loading);
+                    }
+                    (Err(e), _) => {
                         error!(error = %e, "probe modules: no runtime; probe checks fail");
                         settle_all(&loading);
                     }
@@ -124,25 +130,11 @@ impl ProbeModules {
 /// Loads every module, then again the ones whose files change (or all, on
 /// reload). A module that fails keeps the running one.
 async fn keep_loaded(
+    engine: PolicyEngine,
     config: Config,
     slots: HashMap<String, Slot>,
     mut reload: mpsc::UnboundedReceiver<()>,
 ) {
-    let engine = {
-        let cache = config.global.policy_cache.clone();
-        match tokio::task::spawn_blocking(move || policies::engine(&cache)).await {
-            Ok(Ok(e)) => e,
-            Ok(Err(e)) => {
-                error!(error = %e, "probe modules: no policy engine; probe checks fail");
-                settle_all(&slots);
-                return;
-            }
-            Err(_) => {
-                settle_all(&slots);
-                return;
-            }
-        }
-    };
     let paths = |name: &String| config.policies.get(name).map(|p| p.path.clone());
     let (changed_tx, mut changed_rx) = mpsc::unbounded_channel::<PathBuf>();
     let _watcher = policies::watch(slots.keys().filter_map(paths), changed_tx);

@@ -76,13 +76,25 @@ async fn serve(config: holdfast_config::Config) -> ExitCode {
         error!("cannot install signal handlers");
         return ExitCode::FAILURE;
     };
-    // Probe modules load on their own thread; checks that use them fail
-    // until they have.
-    let modules = crate::probe_modules::ProbeModules::start(&config);
+    // One policy engine (and one epoch thread) for the whole daemon.
+    let engine = if config.policies.is_empty() {
+        None
+    } else {
+        match crate::policies::engine(&config.global.policy_cache) {
+            Ok(e) => Some(e),
+            Err(e) => {
+                error!(error = %e, "no policy engine: static tracking, checks and configured weights apply");
+                None
+            }
+        }
+    };
+    // Probe modules load on their own thread; checks that use them wait
+    // until they have (and fail if they cannot).
+    let modules = crate::probe_modules::ProbeModules::start(&config, engine.clone());
     let vrrp = if config.vrrp_instances.is_empty() {
         None
     } else {
-        match vrrp::start(&config, &modules).await {
+        match vrrp::start(&config, &modules, engine.clone()).await {
             Ok(v) => Some(v),
             Err(e) => {
                 error!(error = %e, "cannot start VRRP");
@@ -98,7 +110,7 @@ async fn serve(config: holdfast_config::Config) -> ExitCode {
     let lvs = if config.virtual_servers.is_empty() {
         None
     } else {
-        match crate::lvs::start(&config, &modules).await {
+        match crate::lvs::start(&config, &modules, engine.clone()).await {
             Ok(l) => Some(l),
             Err(e) => {
                 error!(error = %e, "cannot start IPVS (is the ip_vs module available?)");

@@ -114,7 +114,11 @@ fn load(engine: &PolicyEngine, config: &Config, only: Option<&[String]>) -> Poli
 
 /// Loads the policies in the background, installs them, and reloads them
 /// on file changes or when `()` is sent on the returned channel.
-pub(crate) fn spawn(config: Config, worker: Worker) -> mpsc::UnboundedSender<()> {
+pub(crate) fn spawn(
+    config: Config,
+    worker: Worker,
+    engine: Option<PolicyEngine>,
+) -> mpsc::UnboundedSender<()> {
     let (reload_tx, mut reload_rx) = mpsc::unbounded_channel::<()>();
     let mut names: Vec<String> = config
         .virtual_servers
@@ -141,21 +145,12 @@ pub(crate) fn spawn(config: Config, worker: Worker) -> mpsc::UnboundedSender<()>
             .map(|p| p.path.clone()),
         changed_tx,
     );
+    let Some(engine) = engine else {
+        error!("no policy engine; real servers use their checks and weights");
+        return reload_tx;
+    };
     tokio::spawn(async move {
         let _watcher = watcher;
-        let cfg = config.clone();
-        let engine = match tokio::task::spawn_blocking(move || {
-            policies::engine(&cfg.global.policy_cache)
-        })
-        .await
-        {
-            Ok(Ok(e)) => e,
-            Ok(Err(e)) => {
-                error!(error = %e, "policy engine unavailable; real servers use their checks and weights");
-                return;
-            }
-            Err(_) => return,
-        };
         let mut only: Option<Vec<String>> = None;
         loop {
             let (engine, cfg, only_now) = (engine.clone(), config.clone(), only.take());

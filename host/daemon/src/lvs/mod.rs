@@ -23,6 +23,7 @@ use tokio::task::JoinHandle;
 use tracing::info;
 
 use crate::probe_modules::ProbeModules;
+use holdfast_policy::PolicyEngine;
 
 /// The running director, on a thread and runtime of its own: its checks,
 /// probes and netlink traffic never run on the VRRP task's SCHED_RR thread.
@@ -48,7 +49,11 @@ impl Lvs {
 
 /// Starts the director's thread and waits until it has connected to IPVS
 /// (or failed to).
-pub(crate) async fn start(config: &Config, modules: &Arc<ProbeModules>) -> Result<Lvs, IpvsError> {
+pub(crate) async fn start(
+    config: &Config,
+    modules: &Arc<ProbeModules>,
+    engine: Option<PolicyEngine>,
+) -> Result<Lvs, IpvsError> {
     let (ready_tx, ready_rx) = oneshot::channel();
     let (stop, stop_rx) = oneshot::channel();
     let (stopped_tx, stopped) = oneshot::channel();
@@ -67,7 +72,7 @@ pub(crate) async fn start(config: &Config, modules: &Arc<ProbeModules>) -> Resul
                 }
             };
             runtime.block_on(async move {
-                match run_here(&config, &modules).await {
+                match run_here(&config, &modules, engine).await {
                     Ok(running) => {
                         let _ = ready_tx.send(Ok(running.reload.clone()));
                         let _ = stop_rx.await;
@@ -121,7 +126,11 @@ impl Running {
 }
 
 /// Connects to IPVS, starts the checks, and converges the table.
-async fn run_here(config: &Config, modules: &ProbeModules) -> Result<Running, IpvsError> {
+async fn run_here(
+    config: &Config,
+    modules: &ProbeModules,
+    engine: Option<PolicyEngine>,
+) -> Result<Running, IpvsError> {
     let ipvs = IpvsHandle::connect()?;
     let info = ipvs.info().await?;
     info!(
@@ -133,7 +142,7 @@ async fn run_here(config: &Config, modules: &ProbeModules) -> Result<Running, Ip
     // Policies compile in the background: the table converges at once with
     // the checks and configured weights, and policies take over when ready.
     let (worker, answers) = policy::Worker::spawn();
-    let reload = loading::spawn(config.clone(), worker.clone());
+    let reload = loading::spawn(config.clone(), worker.clone(), engine);
     let (notifier, notifier_task) =
         crate::vrrp::notify::Notifier::spawn("lvs".into(), config.global.notify_timeout);
     let mut director = director::Director::new(config, ipvs, worker, notifier);

@@ -26,6 +26,7 @@ use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
 use crate::probe_modules::ProbeModules;
+use holdfast_policy::PolicyEngine;
 use runner::{Group, Packet, Runner, Slot};
 
 /// The running VRRP part of the daemon.
@@ -111,7 +112,11 @@ async fn receive(rx: VrrpReceiver, ifindex: u32, tx: mpsc::Sender<Packet>) {
 }
 
 /// Starts every configured VRRP instance.
-pub(crate) async fn start(config: &Config, modules: &Arc<ProbeModules>) -> Result<Vrrp, NetError> {
+pub(crate) async fn start(
+    config: &Config,
+    modules: &Arc<ProbeModules>,
+    engine: Option<PolicyEngine>,
+) -> Result<Vrrp, NetError> {
     let nl = Netlink::connect()?;
     let resolved = setup::resolve(&nl, config).await?;
 
@@ -227,14 +232,18 @@ pub(crate) async fn start(config: &Config, modules: &Arc<ProbeModules>) -> Resul
             .filter_map(|n| config.policies.get(n).cloned())
             .collect();
         let for_load = users.clone();
-        let cache = config.global.policy_cache.clone();
         let for_board = board.clone();
-        match tokio::task::spawn_blocking(move || {
-            reload::load_all(&cfgs, &for_load, &cache, &for_board)
-        })
-        .await
-        {
-            Ok(Ok((engine, instances))) => {
+        let loaded = match engine.clone() {
+            Some(engine) => tokio::task::spawn_blocking(move || {
+                let instances = reload::load_all(&engine, &cfgs, &for_load, &for_board);
+                (engine, instances)
+            })
+            .await
+            .map_err(|e| e.to_string()),
+            None => Err("no policy engine".into()),
+        };
+        match loaded {
+            Ok((engine, instances)) => {
                 // A slot whose policy failed to load keeps asking: the worker
                 // answers with the load failure (static tracking applies) until
                 // a fixed module is swapped in.
@@ -250,8 +259,7 @@ pub(crate) async fn start(config: &Config, modules: &Arc<ProbeModules>) -> Resul
                 policies = Some(worker);
                 answers_rx = answers;
             }
-            Ok(Err(e)) => warn!(error = %e, "policy engine unavailable; static tracking applies"),
-            Err(e) => warn!(error = %e, "policy loading failed; static tracking applies"),
+            Err(e) => warn!(error = %e, "priority policies not loaded; static tracking applies"),
         }
         if policies.is_none() {
             for s in slots.values_mut() {

@@ -44,19 +44,18 @@ fn instances_for(
     Ok(instances)
 }
 
-/// Start-up: the engine and an instance for every slot whose policy loads.
+/// Start-up: an instance for every slot whose policy loads.
 pub(crate) fn load_all(
+    engine: &PolicyEngine,
     cfgs: &[PolicyCfg],
     users: &BTreeMap<String, Vec<InstanceId>>,
-    cache: &std::path::Path,
     board: &StateBoard,
-) -> Result<(PolicyEngine, HashMap<InstanceId, PolicyInstance>), PolicyError> {
-    let engine = crate::policies::engine(cache)?;
+) -> HashMap<InstanceId, PolicyInstance> {
     let mut out = HashMap::new();
     for cfg in cfgs {
         let slots = users.get(&cfg.name).map(Vec::as_slice).unwrap_or_default();
         let started = Instant::now();
-        match instances_for(&engine, cfg, slots, board) {
+        match instances_for(engine, cfg, slots, board) {
             Ok(list) => {
                 let hash = list
                     .first()
@@ -70,7 +69,7 @@ pub(crate) fn load_all(
             }
         }
     }
-    Ok((engine, out))
+    out
 }
 
 /// Starts the reload task; send `()` on the returned channel to reload every policy.
