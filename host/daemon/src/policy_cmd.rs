@@ -112,16 +112,19 @@ fn engine() -> Result<PolicyEngine, String> {
         .map_err(|e| e.to_string())
 }
 
-/// The compile worker: confined first, then stdin → compile → stdout.
+/// The compile worker: stdin, then confined, compile → stdout.
 fn compile_worker(memory_mib: u32, timeout: Duration) -> ExitCode {
     use std::io::{Read, Write};
-    if let Err(e) = crate::sys::confine_compiler(memory_mib, timeout) {
-        eprintln!("cannot confine the compiler: {e}");
-        return ExitCode::from(2);
-    }
+    // Read before confining: the parent has bounded the module's size, and
+    // the budget is for compiling it; a read under the cap could fail on
+    // the allocator's bookkeeping instead of on the compile.
     let mut component = Vec::new();
     if let Err(e) = std::io::stdin().read_to_end(&mut component) {
         eprintln!("reading the component: {e}");
+        return ExitCode::from(2);
+    }
+    if let Err(e) = crate::sys::confine_compiler(memory_mib, timeout) {
+        eprintln!("cannot confine the compiler: {e}");
         return ExitCode::from(2);
     }
     match holdfast_policy::precompile(&component) {

@@ -84,6 +84,11 @@ pub(crate) fn in_process_of(
         .arg(budget.memory_mib.to_string())
         .arg("--timeout-ms")
         .arg(budget.timeout.as_millis().to_string())
+        // One malloc arena: a thread that finds the main arena busy would
+        // otherwise reserve 64 MiB of address space for one of its own,
+        // and the budget (an address-space cap) would count that instead
+        // of what compiling uses.
+        .env("MALLOC_ARENA_MAX", "1")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
