@@ -12,7 +12,7 @@ use std::net::{TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use holdfast_tests::{skip_unless, vm};
 
@@ -197,21 +197,7 @@ fn line(kind: &str) -> &'static str {
 }
 
 fn wait_for(what: &str, limit: Duration, f: impl Fn(&str) -> bool, log: &Path) {
-    let start = Instant::now();
-    loop {
-        let t = vm::squeezed("ipvsadm -Ln");
-        if f(&t) {
-            eprintln!("[{:>6} ms] {what}", start.elapsed().as_millis());
-            return;
-        }
-        if start.elapsed() > limit {
-            panic!(
-                "{what}: not within {limit:?}\n{t}\n--- holdfast log ---\n{}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    vm::wait_for_table(what, limit, f, log);
 }
 
 const KINDS: [&str; 5] = ["https", "udp", "dns", "smtp", "probe"];

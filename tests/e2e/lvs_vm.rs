@@ -179,21 +179,7 @@ fn table() -> String {
 }
 
 fn wait_for(what: &str, limit: Duration, f: impl Fn(&str) -> bool, log: &Path) {
-    let start = Instant::now();
-    loop {
-        let t = table();
-        if f(&t) {
-            eprintln!("[{:>6} ms] {what}", start.elapsed().as_millis());
-            return;
-        }
-        if start.elapsed() > limit {
-            panic!(
-                "{what}: not within {limit:?}\n{t}\n--- holdfast log ---\n{}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    vm::wait_for_table(what, limit, f, log);
 }
 
 /// Which real servers answer through the VIP, over `n` requests.

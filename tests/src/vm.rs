@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 /// Set inside the VM.
 pub const IN_VM: &str = "HOLDFAST_IN_IPVS_VM";
@@ -123,4 +124,24 @@ pub fn squeezed(cmd: &str) -> String {
         .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// Waits until `ipvsadm -Ln` (squeezed) satisfies `f`; on timeout, fails
+/// with the table and the daemon's log at `log`.
+pub fn wait_for_table(what: &str, limit: Duration, f: impl Fn(&str) -> bool, log: &Path) {
+    let start = Instant::now();
+    loop {
+        let t = squeezed("ipvsadm -Ln");
+        if f(&t) {
+            eprintln!("[{:>6} ms] {what}", start.elapsed().as_millis());
+            return;
+        }
+        if start.elapsed() > limit {
+            panic!(
+                "{what}: not within {limit:?}\n{t}\n--- holdfast log ---\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

@@ -280,27 +280,13 @@ impl Router {
 
     fn next_action(&mut self) -> Option<(InstanceId, Action)> {
         // Round robin: the instance that last had an action is drained
-        // first, then the ones after it, then from the start.
+        // first, then the ones after it, then from the start. No
+        // allocation: this runs for every action on the VRRP thread.
         let start = self.cursor.unwrap_or(InstanceId(0));
-        let (after, before) = (start.., ..start);
-        let ids: Vec<InstanceId> = self
-            .entries
-            .range(after)
-            .chain(self.entries.range(before))
-            .map(|(id, _)| *id)
-            .collect();
-        for id in ids {
-            if let Some(a) = self
-                .entries
-                .get_mut(&id)
-                .and_then(|e| e.instance.poll_action())
-            {
-                self.cursor = Some(id);
-                return Some((id, a));
-            }
-        }
-        self.cursor = None;
-        None
+        let found = first_action(self.entries.range_mut(start..))
+            .or_else(|| first_action(self.entries.range_mut(..start)));
+        self.cursor = found.as_ref().map(|(id, _)| *id);
+        found
     }
 
     fn fan_out(&mut self, now: Instant, who: InstanceId, from: State, to: State) {
@@ -320,4 +306,13 @@ impl Router {
             }
         }
     }
+}
+
+/// The first instance among `entries` with an action, and the action.
+fn first_action<'a>(
+    entries: impl Iterator<Item = (&'a InstanceId, &'a mut Entry)>,
+) -> Option<(InstanceId, Action)> {
+    entries
+        .into_iter()
+        .find_map(|(id, e)| e.instance.poll_action().map(|a| (*id, a)))
 }
