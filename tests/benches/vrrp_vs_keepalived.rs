@@ -223,9 +223,9 @@ fn failover(
         let frames = cap.finish();
         assert!(took_over, "{which:?} {failure:?}: r2 did not take over");
         let first_adv = frames.iter().find_map(|f| match f {
-            Frame::Advert { at, src, priority } if *src == r2_ip && *priority > 0 && *at > t0 => {
-                Some(at - t0)
-            }
+            Frame::Advert {
+                at, src, priority, ..
+            } if *src == r2_ip && *priority > 0 && *at > t0 => Some(at - t0),
             _ => None,
         });
         let first_garp = frames.iter().find_map(|f| match f {
@@ -357,7 +357,9 @@ fn jitter(which: Impl, stress: bool, seconds: u64) -> String {
     let times: Vec<f64> = frames
         .iter()
         .filter_map(|f| match f {
-            Frame::Advert { at, src, priority } if *src == r1 && *priority > 0 => Some(*at),
+            Frame::Advert {
+                at, src, priority, ..
+            } if *src == r1 && *priority > 0 => Some(*at),
             _ => None,
         })
         .collect();

@@ -15,6 +15,8 @@ pub enum Frame {
         at: f64,
         /// IP source.
         src: IpAddr,
+        /// Virtual router id.
+        vrid: u8,
         /// Advertised priority.
         priority: u8,
     },
@@ -110,10 +112,11 @@ pub fn read(data: &[u8]) -> Vec<Frame> {
         match u16::from_be_bytes([f[12], f[13]]) {
             0x0800 if ip.len() >= 24 && ip[9] == 112 => {
                 let ihl = usize::from(ip[0] & 0x0f) * 4;
-                if let Some(&priority) = ip.get(ihl + 2) {
+                if let (Some(&vrid), Some(&priority)) = (ip.get(ihl + 1), ip.get(ihl + 2)) {
                     out.push(Frame::Advert {
                         at,
                         src: IpAddr::from([ip[12], ip[13], ip[14], ip[15]]),
+                        vrid,
                         priority,
                     });
                 }
@@ -123,6 +126,7 @@ pub fn read(data: &[u8]) -> Vec<Frame> {
                 out.push(Frame::Advert {
                     at,
                     src: IpAddr::from(src),
+                    vrid: ip[41],
                     priority: ip[42],
                 });
             }

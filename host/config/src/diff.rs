@@ -40,6 +40,13 @@ pub enum ConfigChange {
         /// The settings that differ.
         fields: Vec<&'static str>,
     },
+    /// A `vrrp-check` block added, removed or changed (its checks restart).
+    VrrpCheck {
+        /// Its name.
+        name: String,
+        /// `added`, `removed` or `changed`.
+        how: &'static str,
+    },
     /// A sync group removed (its members stay, unless removed too).
     SyncGroupRemoved {
         /// Its name.
@@ -382,6 +389,29 @@ pub fn diff(old: &Config, new: &Config) -> Vec<ConfigChange> {
         }
     }
 
+    let checks = matched(
+        old.vrrp_checks.iter().map(|(k, v)| (k.clone(), v)),
+        new.vrrp_checks.iter().map(|(k, v)| (k.clone(), v)),
+    );
+    let check_changes = checks
+        .removed
+        .iter()
+        .map(|(n, _)| (n, "removed"))
+        .chain(checks.added.iter().map(|(n, _)| (n, "added")))
+        .chain(
+            checks
+                .common
+                .iter()
+                .filter(|(_, o, n)| o != n)
+                .map(|(n, _, _)| (n, "changed")),
+        );
+    for (name, how) in check_changes {
+        out.push(C::VrrpCheck {
+            name: name.clone(),
+            how,
+        });
+    }
+
     let groups = matched(
         old.sync_groups.iter().map(|g| (g.name.clone(), g)),
         new.sync_groups.iter().map(|g| (g.name.clone(), g)),
@@ -495,4 +525,83 @@ pub fn diff(old: &Config, new: &Config) -> Vec<ConfigChange> {
         out.push(C::PolicyRemoved { name: name.clone() });
     }
     out
+}
+
+impl std::fmt::Display for ConfigChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use ConfigChange as C;
+        match self {
+            C::Global { fields } => write!(f, "global changed: {}", fields.join(", ")),
+            C::PolicyAdded { name } => write!(f, "policy `{name}` added"),
+            C::PolicyChanged { name, fields } => {
+                write!(f, "policy `{name}` changed: {}", fields.join(", "))
+            }
+            C::PolicyRemoved { name } => write!(f, "policy `{name}` removed"),
+            C::VrrpCheck { name, how } => write!(f, "vrrp-check `{name}` {how}"),
+            C::SyncGroupRemoved { name } => write!(f, "sync group `{name}` removed"),
+            C::SyncGroupAdded { name } => write!(f, "sync group `{name}` added"),
+            C::SyncGroupChanged {
+                name, joined, left, ..
+            } => write!(
+                f,
+                "sync group `{name}` changed: joined [{}], left [{}]",
+                joined.join(", "),
+                left.join(", ")
+            ),
+            C::InstanceRemoved { name } => write!(f, "instance `{name}` removed"),
+            C::InstanceAdded { name } => write!(f, "instance `{name}` added"),
+            C::InstanceReplaced { name, because } => write!(
+                f,
+                "instance `{name}` replaced (re-created: {} cannot change in place)",
+                because.join(", ")
+            ),
+            C::InstanceChanged { name, changes } => {
+                let parts: Vec<String> = changes.iter().map(ToString::to_string).collect();
+                write!(
+                    f,
+                    "instance `{name}` changed in place: {}",
+                    parts.join("; ")
+                )
+            }
+            C::VirtualServerAdded { key } => write!(f, "virtual server {key} added"),
+            C::VirtualServerRemoved { key } => write!(f, "virtual server {key} removed"),
+            C::VirtualServerChanged { key, fields } => {
+                write!(f, "virtual server {key} changed: {}", fields.join(", "))
+            }
+            C::RealServerAdded {
+                virtual_server,
+                real_server,
+            } => write!(f, "real server {real_server} added to {virtual_server}"),
+            C::RealServerRemoved {
+                virtual_server,
+                real_server,
+            } => write!(f, "real server {real_server} removed from {virtual_server}"),
+            C::RealServerChanged {
+                virtual_server,
+                real_server,
+                fields,
+            } => write!(
+                f,
+                "real server {real_server} in {virtual_server} changed: {}",
+                fields.join(", ")
+            ),
+        }
+    }
+}
+
+impl std::fmt::Display for InstanceChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InstanceChange::Priority { from, to } => write!(f, "priority {from} -> {to}"),
+            InstanceChange::AdvertInterval { from_cs, to_cs } => {
+                write!(f, "advert-interval {from_cs}cs -> {to_cs}cs")
+            }
+            InstanceChange::VipAdded { addr, prefix, .. } => write!(f, "+{addr}/{prefix}"),
+            InstanceChange::VipRemoved { addr, prefix, .. } => write!(f, "-{addr}/{prefix}"),
+            InstanceChange::Peers { added, removed } => {
+                write!(f, "unicast peers +{added:?} -{removed:?}")
+            }
+            InstanceChange::Setting(name) => write!(f, "{name}"),
+        }
+    }
 }

@@ -157,6 +157,21 @@ impl ConfigError {
         self.source.name()
     }
 
+    /// Every problem as one line, `file:line:col: message` (for logs).
+    pub fn located(&self) -> Vec<String> {
+        let text: &str = self.source.inner();
+        self.problems
+            .iter()
+            .map(|p| {
+                let offset = p.span.offset().min(text.len());
+                let before = &text[..offset];
+                let line = before.matches('\n').count() + 1;
+                let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+                format!("{}:{line}:{col}: {}", self.source.name(), p.message)
+            })
+            .collect()
+    }
+
     /// Renders every problem as the CLI prints it, without colours when
     /// `color` is false (that form is what the golden tests compare).
     pub fn render(&self, color: bool) -> String {

@@ -32,7 +32,10 @@ pub(crate) enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Run the daemon with a configuration file.
-    Run(ConfigArg),
+    Run(RunArgs),
+    /// Reload the running daemon's configuration and wait for the outcome
+    /// (exit 1 with every problem when it was refused: nothing changed).
+    Reload(ControlArg),
     /// Validate a configuration file and report every problem in it.
     Check(ConfigArg),
     /// Print the MD5 digest of a page for a check's `digest=` (keepalived's genhash).
@@ -54,4 +57,26 @@ pub(crate) struct ConfigArg {
         default_value = "/etc/holdfast/holdfast.kdl"
     )]
     pub(crate) config: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    #[command(flatten)]
+    pub(crate) control: ControlArg,
+    /// Do not open the control socket (`holdfast reload` then cannot reach
+    /// this daemon; SIGHUP still reloads).
+    #[arg(long)]
+    pub(crate) no_control_socket: bool,
+    /// Reload when the configuration file changes.
+    #[arg(long)]
+    pub(crate) watch_config: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ControlArg {
+    /// The daemon's control socket.
+    #[arg(long, value_name = "PATH", default_value = crate::control::DEFAULT_SOCKET)]
+    pub(crate) control_socket: PathBuf,
 }

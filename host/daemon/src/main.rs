@@ -2,6 +2,7 @@
 
 mod check;
 mod cli;
+mod control;
 mod digest_cmd;
 mod logging;
 mod lvs;
@@ -10,6 +11,7 @@ mod policy_cmd;
 mod probe_modules;
 mod probe_net;
 mod probes;
+mod reload;
 mod run;
 mod sys;
 mod vrrp;
@@ -31,7 +33,12 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Run(args) => run::run(&args.config),
+        Command::Run(args) => run::run(&run::RunOptions {
+            config: args.config.config,
+            control_socket: (!args.no_control_socket).then_some(args.control.control_socket),
+            watch_config: args.watch_config,
+        }),
+        Command::Reload(args) => control::reload_command(&args.control_socket),
         Command::Check(args) => check::run(&args.config),
         Command::Policy(cmd) => policy_cmd::run(cmd),
         Command::Digest(args) => digest_cmd::run(&args),

@@ -2,13 +2,14 @@
 //!
 //! Loads and validates the configuration, starts VRRP, and runs until
 //! SIGTERM/SIGINT, which release mastership gracefully (priority 0, VIPs
-//! removed). SIGHUP is reserved for reload.
+//! removed). SIGHUP, `holdfast reload` (on the control socket) and, with
+//! `--watch-config`, a change of the file reload the configuration (see
+//! `reload.rs`); SIGHUP also reloads every policy module.
 //!
 //! Exit codes: 0 after a clean stop; 1 for an invalid configuration;
 //! 69 (EX_UNAVAILABLE) when an interface or its address is missing;
 //! 77 (EX_NOPERM) without CAP_NET_RAW / CAP_NET_ADMIN.
 
-use std::path::Path;
 use std::process::ExitCode;
 
 use holdfast_net::NetError;
@@ -21,7 +22,18 @@ use crate::vrrp;
 const EX_UNAVAILABLE: u8 = 69;
 const EX_NOPERM: u8 = 77;
 
-pub(crate) fn run(path: &Path) -> ExitCode {
+/// How the daemon is run.
+#[derive(Debug, Clone)]
+pub(crate) struct RunOptions {
+    pub(crate) config: std::path::PathBuf,
+    /// The control socket (`holdfast reload`); `None`: none.
+    pub(crate) control_socket: Option<std::path::PathBuf>,
+    /// Reload when the configuration file changes.
+    pub(crate) watch_config: bool,
+}
+
+pub(crate) fn run(opts: &RunOptions) -> ExitCode {
+    let path = opts.config.as_path();
     let config = match holdfast_config::load(path) {
         Ok(c) => c,
         Err(err) => {
@@ -59,7 +71,7 @@ pub(crate) fn run(path: &Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let code = runtime.block_on(serve(config));
+    let code = runtime.block_on(serve(config, opts));
     // VRRP and LVS have stopped cleanly by now. A policy load may still be
     // running on a blocking thread (a compile worker, a read of a file on a
     // hung filesystem): never wait for it; its worker dies with us.
@@ -67,7 +79,7 @@ pub(crate) fn run(path: &Path) -> ExitCode {
     code
 }
 
-async fn serve(config: holdfast_config::Config) -> ExitCode {
+async fn serve(config: holdfast_config::Config, opts: &RunOptions) -> ExitCode {
     let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
@@ -127,12 +139,38 @@ async fn serve(config: holdfast_config::Config) -> ExitCode {
             }
         }
     };
+    let (requests_tx, mut requests) = tokio::sync::mpsc::unbounded_channel();
+    let _control = opts.control_socket.as_ref().and_then(|p| {
+        match crate::control::listen(p, requests_tx) {
+            Ok(l) => {
+                info!(socket = %p.display(), "control socket listening (holdfast reload)");
+                Some(l)
+            }
+            Err(e) => {
+                warn!(socket = %p.display(), error = %e, "no control socket: holdfast reload cannot reach this daemon (SIGHUP still reloads)");
+                None
+            }
+        }
+    });
+    let (file_tx, mut file_changes) = tokio::sync::mpsc::unbounded_channel();
+    let _watcher = if opts.watch_config {
+        crate::policies::watch([opts.config.clone()], file_tx)
+    } else {
+        None
+    };
+    let mut daemon = crate::reload::Daemon {
+        path: opts.config.clone(),
+        config,
+        vrrp,
+        lvs,
+        modules,
+        engine,
+    };
     info!("running; SIGTERM or SIGINT stops, SIGHUP reloads");
-    let mut vrrp = vrrp;
     let mut failed = false;
     loop {
         let vrrp_ended = async {
-            match vrrp.as_mut() {
+            match daemon.vrrp.as_mut() {
                 Some(v) => v.ended().await,
                 None => std::future::pending().await,
             }
@@ -146,24 +184,34 @@ async fn serve(config: holdfast_config::Config) -> ExitCode {
                 break;
             }
             _ = hup.recv() => {
-                info!(signal = "SIGHUP", "reloading policies (configuration reload is not implemented yet)");
-                if let Some(v) = &vrrp {
+                info!(signal = "SIGHUP", "reloading the configuration and every policy");
+                daemon.reload().await;
+                if let Some(v) = &daemon.vrrp {
                     v.reload_policies();
                 }
-                if let Some(l) = &lvs {
+                if let Some(l) = &daemon.lvs {
                     l.reload_policies();
                 }
-                modules.reload();
+                daemon.modules.reload();
+            }
+            Some(reply) = requests.recv() => {
+                let outcome = daemon.reload().await;
+                let _ = reply.send(outcome);
+            }
+            Some(_) = file_changes.recv() => {
+                while file_changes.try_recv().is_ok() {}
+                info!("the configuration file changed");
+                daemon.reload().await;
             }
         }
     }
-    if let Some(v) = vrrp
+    if let Some(v) = daemon.vrrp
         && let Err(e) = v.stop().await
     {
         error!(error = %e, "VRRP stopped badly");
         failed = true;
     }
-    if let Some(l) = lvs {
+    if let Some(l) = daemon.lvs {
         l.stop().await;
     }
     info!("stopped");

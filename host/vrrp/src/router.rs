@@ -21,7 +21,7 @@ use crate::error::DecodeError;
 use crate::events::Received;
 use crate::fsm::State;
 use crate::instance::Instance;
-use crate::sync::SyncGroup;
+use crate::sync::{GroupCommand, SyncGroup};
 
 /// A stable handle to an instance of a [`Router`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -190,6 +190,51 @@ impl Router {
         self.next_group += 1;
         self.groups.insert(id, SyncGroup::new(members));
         id
+    }
+
+    /// Changes a group's members in place (a reload). A member that joins
+    /// a group with a master follows it into Master (its addresses are
+    /// added and announced by its own transition); the group's fault is
+    /// then worked out again for every member, and for those that left.
+    pub fn set_group_members(&mut self, now: Instant, group: GroupId, members: Vec<InstanceId>) {
+        let Some(g) = self.groups.get_mut(&group) else {
+            return;
+        };
+        let old = std::mem::replace(g, SyncGroup::new(members.clone()));
+        let master = old.members().iter().any(|m| {
+            members.contains(m) && self.get(*m).is_some_and(|i| i.state() == State::Master)
+        });
+        for &m in members.iter().filter(|m| !old.members().contains(m)) {
+            if master && let Some(inst) = self.get_mut(m) {
+                inst.apply_group(now, GroupCommand::Follow(State::Master));
+            }
+        }
+        for m in members.iter().chain(old.members()) {
+            self.refresh_group_fault(now, *m);
+        }
+    }
+
+    /// Removes a group; its members stay, released from its fault.
+    pub fn remove_group(&mut self, now: Instant, group: GroupId) {
+        if let Some(g) = self.groups.remove(&group) {
+            for &m in g.members() {
+                self.refresh_group_fault(now, m);
+            }
+        }
+    }
+
+    /// Sets the group-imposed fault of `id` exactly when a group it is in
+    /// has another member with a fault of its own.
+    fn refresh_group_fault(&mut self, now: Instant, id: InstanceId) {
+        let faulty = self.groups.values().any(|g| {
+            g.members().contains(&id)
+                && g.members()
+                    .iter()
+                    .any(|&o| o != id && self.get(o).is_some_and(|i| i.has_own_fault()))
+        });
+        if let Some(inst) = self.get_mut(id) {
+            inst.apply_group(now, GroupCommand::Fault(faulty));
+        }
     }
 
     /// A group's members.

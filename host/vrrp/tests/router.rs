@@ -7,7 +7,8 @@ use std::net::IpAddr;
 use std::time::Instant;
 
 use holdfast_vrrp::{
-    Advertisement, ChecksumForm, Instance, InstanceConfig, Received, RouteError, Router, Version,
+    Action, Advertisement, ChecksumForm, Instance, InstanceConfig, Received, RouteError, Router,
+    State, Version,
 };
 
 fn ip(s: &str) -> IpAddr {
@@ -103,4 +104,65 @@ fn ids_are_stable_and_never_reused() {
         router.route(1, ip("10.0.0.2"), &[3]),
         Err(RouteError::Truncated)
     );
+}
+
+/// Drains every action; the state changes, in order.
+fn drain(router: &mut Router, now: Instant) -> Vec<(holdfast_vrrp::InstanceId, State)> {
+    let mut out = Vec::new();
+    while let Some((id, action)) = router.poll_action(now) {
+        if let Action::StateChanged { to, .. } = action {
+            out.push((id, to));
+        }
+    }
+    out
+}
+
+fn master_alone(router: &mut Router, vrid: u8, now: Instant) -> holdfast_vrrp::InstanceId {
+    let mut c = InstanceConfig::new(vrid, vec![ip("192.0.2.254")]);
+    c.start_as_master = true;
+    c.priority = 255;
+    let id = router.insert(1, Instance::new(c, ip("10.0.0.1")));
+    router.get_mut(id).unwrap().startup(now);
+    id
+}
+
+#[test]
+fn a_member_joining_a_master_group_follows_it_and_leaving_releases_the_fault() {
+    let now = Instant::now();
+    let mut router = Router::new();
+    let a = master_alone(&mut router, 51, now);
+    let group = router.add_group(vec![a]);
+    assert_eq!(drain(&mut router, now), [(a, State::Master)]);
+    // A backup (lower priority, not owner) joins: it follows into Master.
+    let b = router.insert(1, unicast(52, "10.0.0.1", &[]));
+    router.get_mut(b).unwrap().startup(now);
+    assert_eq!(drain(&mut router, now), [(b, State::Backup)]);
+    router.set_group_members(now, group, vec![a, b]);
+    assert_eq!(drain(&mut router, now), [(b, State::Master)]);
+    assert_eq!(router.group_members(group), [a, b]);
+
+    // A member with a fault of its own joining puts the others in Fault.
+    let c = router.insert(1, unicast(53, "10.0.0.1", &[]));
+    router.get_mut(c).unwrap().startup(now);
+    router.get_mut(c).unwrap().interface_down(now);
+    drain(&mut router, now);
+    router.set_group_members(now, group, vec![a, b, c]);
+    let changes = drain(&mut router, now);
+    assert!(changes.contains(&(a, State::Fault)), "{changes:?}");
+    assert!(changes.contains(&(b, State::Fault)), "{changes:?}");
+    // It leaves: the group's fault is lifted from the others.
+    router.set_group_members(now, group, vec![a, b]);
+    let changes = drain(&mut router, now);
+    assert!(
+        changes.iter().any(|(id, s)| *id == a && *s != State::Fault),
+        "{changes:?}"
+    );
+    assert!(
+        router.get(b).unwrap().state() != State::Fault,
+        "{changes:?}"
+    );
+    // Removing the group leaves its members running.
+    router.remove_group(now, group);
+    assert!(router.group_members(group).is_empty());
+    assert!(router.get(a).is_some());
 }

@@ -18,6 +18,7 @@ pub(crate) fn instance(priority: u8, interval: &str, extra: &str) -> String {
 pub(crate) fn start(lab: &Lab, host: &str, config: &str) -> holdfast_tests::lab::Daemon {
     let path = lab.write(&format!("{host}.kdl"), config);
     let bin = std::path::Path::new(env!("CARGO_BIN_EXE_holdfast"));
+    let socket = control_socket(lab, host);
     lab.spawn(
         host,
         host,
@@ -26,8 +27,15 @@ pub(crate) fn start(lab: &Lab, host: &str, config: &str) -> holdfast_tests::lab:
             "run",
             "--config",
             path.to_str().unwrap(),
+            "--control-socket",
+            socket.to_str().unwrap(),
         ],
     )
+}
+
+/// Where the daemon `start` ran in `host` listens for `holdfast reload`.
+pub(crate) fn control_socket(lab: &Lab, host: &str) -> std::path::PathBuf {
+    lab.dir.join(format!("{host}.sock"))
 }
 
 pub(crate) fn lab_or_skip(names: &[&str]) -> Option<Lab> {
@@ -128,11 +136,9 @@ pub(crate) fn adverts_of(
         .finish()
         .into_iter()
         .filter_map(|f| match f {
-            holdfast_tests::capture::Frame::Advert { at, src, priority }
-                if src.to_string() == ip =>
-            {
-                Some((at, priority))
-            }
+            holdfast_tests::capture::Frame::Advert {
+                at, src, priority, ..
+            } if src.to_string() == ip => Some((at, priority)),
             _ => None,
         })
         .collect()

@@ -1,84 +1,44 @@
 //! The director task: real-server state from checks and policies, the
 //! desired table from that, and the reconciler applying the difference.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
-use holdfast_checks::{CheckEvent, Checker, RiseFall};
+use holdfast_checks::CheckEvent;
 use holdfast_config::{Config, HealthFallback};
-use holdfast_ipvs::reconcile::{
-    self, DesiredService, MembershipRules, Operation, Quorum, RealServer, Table,
-};
-use holdfast_ipvs::{Dest, IpvsError, IpvsHandle, Service, ServiceKey, apply};
+use holdfast_ipvs::reconcile::{self, DesiredService, Operation, RealServer, Table};
+use holdfast_ipvs::{Dest, IpvsError, IpvsHandle, ServiceKey, apply};
 use holdfast_policy::{HealthVerdict, ProbeResult, WeightInput};
 use tokio::sync::{mpsc, oneshot};
-use tracing::{debug, error, info, warn};
+use tracing::{debug, info, warn};
 
-use super::desired;
 use super::policy::{Answer, Ask, RsId, Worker};
+use super::state::{self, CheckId, Checkers, VsState};
+use crate::probe_modules::ProbeModules;
 use crate::vrrp::notify::Notifier;
 
 /// Latency samples kept per real server for weight policies.
 const LATENCY_HISTORY: usize = 16;
 
-#[derive(Debug)]
-struct RsState {
-    name: String,
-    dest: Dest,
-    /// Hysteresis state of each check.
-    checks: Vec<bool>,
-    /// The health policy's verdict, which replaces the checks' hysteresis
-    /// (None: no verdict yet, or no policy loaded: the checks decide).
-    verdict: Option<bool>,
-    health_policy: bool,
-    fallback: HealthFallback,
-    weight_policy: bool,
-    weight: u32,
-    latencies: VecDeque<u64>,
-    was_up: Option<bool>,
-    notify_up: Option<String>,
-    notify_down: Option<String>,
-}
-
-impl RsState {
-    fn up(&self) -> bool {
-        match self.verdict {
-            Some(v) => v,
-            None => self.checks.iter().all(|c| *c),
-        }
-    }
-}
-
-#[derive(Debug)]
-struct VsState {
-    service: Service,
-    rules: MembershipRules,
-    quorum: Quorum,
-    servers: Vec<RsState>,
-}
-
-/// Which real server and check a checker reports for.
-#[derive(Debug, Clone, Copy)]
-struct CheckId {
-    vs: usize,
-    rs: usize,
-    check: usize,
-    kind: holdfast_policy::ProbeKind,
-    /// An `exec` check with `dynamic`, or a `file` check: it sets the weight.
-    dynamic: bool,
+/// What the director task listens to.
+pub(crate) struct Inputs {
+    pub(crate) events: mpsc::UnboundedReceiver<CheckEvent>,
+    pub(crate) answers: mpsc::UnboundedReceiver<Answer>,
+    pub(crate) reconfig: mpsc::UnboundedReceiver<super::Reconfig>,
+    pub(crate) stop: oneshot::Receiver<()>,
 }
 
 pub(crate) struct Director {
     ipvs: IpvsHandle,
     worker: Worker,
-    vss: Vec<VsState>,
+    vss: BTreeMap<ServiceKey, VsState>,
+    /// The services this configuration owns (and, until the next
+    /// convergence, those a reload removed: they are deleted then).
     owned: BTreeSet<ServiceKey>,
     table: Table,
     conns: apply::Conns,
-    /// Per running checker, every (virtual server, real server, check) it
-    /// reports for: identical probes run once and fan out.
-    checks: Vec<Vec<CheckId>>,
-    checkers: Vec<Checker>,
+    checkers: Checkers,
+    events: mpsc::UnboundedSender<CheckEvent>,
     /// Desired state changed since the last convergence.
     dirty: bool,
     /// The cached table cannot be trusted (an operation failed): dump first.
@@ -96,133 +56,69 @@ impl std::fmt::Debug for Director {
 }
 
 impl Director {
+    /// The director for `config`, its checks started; their events come
+    /// out of the returned receiver.
     pub(crate) fn new(
         config: &Config,
+        modules: &ProbeModules,
         ipvs: IpvsHandle,
         worker: Worker,
         notifier: Notifier,
-    ) -> Self {
-        let vss: Vec<VsState> = config
-            .virtual_servers
-            .iter()
-            .map(|vs| VsState {
-                service: desired::service(vs),
-                rules: desired::rules(vs),
-                quorum: Quorum::default(),
-                servers: vs
-                    .real_servers
-                    .iter()
-                    .map(|rs| {
-                        let health = rs
-                            .health_policy
-                            .as_ref()
-                            .and_then(|n| config.policies.get(n));
-                        RsState {
-                            name: format!("{} in {}", rs.addr, vs.key),
-                            dest: desired::dest(vs, rs),
-                            // alpha: down until the first checks pass.
-                            checks: vec![!vs.alpha; rs.checks.len()],
-                            verdict: None,
-                            health_policy: health.is_some(),
-                            fallback: health.map_or(HealthFallback::Down, |p| p.fallback),
-                            weight_policy: vs.weight_policy.is_some(),
-                            weight: rs.weight,
-                            latencies: VecDeque::new(),
-                            was_up: None,
-                            notify_up: rs.notify_up.clone(),
-                            notify_down: rs.notify_down.clone(),
-                        }
-                    })
-                    .collect(),
-            })
-            .collect();
-        let owned = vss.iter().map(|v| v.service.key).collect();
-        Self {
+    ) -> (Self, mpsc::UnboundedReceiver<CheckEvent>) {
+        let (events, events_rx) = mpsc::unbounded_channel();
+        let mut checkers = Checkers::default();
+        let vss = state::build(config, BTreeMap::new(), &mut checkers, modules, &events);
+        info!(
+            checks = checkers.users.values().map(Vec::len).sum::<usize>(),
+            probes = checkers.len(),
+            "health checks started"
+        );
+        let owned = vss.keys().copied().collect();
+        let director = Self {
             ipvs,
             worker,
             vss,
             owned,
             table: Table::default(),
             conns: HashMap::new(),
-            checks: Vec::new(),
-            checkers: Vec::new(),
+            checkers,
+            events,
             dirty: true,
             stale: true,
             notifier,
-        }
+        };
+        (director, events_rx)
     }
 
-    /// Starts one checker per distinct probe: the same check of the same
-    /// target (several virtual servers over one real server) runs once.
-    pub(crate) fn start_checks(
-        &mut self,
-        config: &Config,
-        modules: &crate::probe_modules::ProbeModules,
-    ) -> mpsc::UnboundedReceiver<CheckEvent> {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let mut running: HashMap<(holdfast_config::CheckCfg, std::net::SocketAddr, bool), usize> =
-            HashMap::new();
-        let mut configured = 0usize;
-        for (v, vs) in config.virtual_servers.iter().enumerate() {
-            for (r, rs) in vs.real_servers.iter().enumerate() {
-                for (c, check) in rs.checks.iter().enumerate() {
-                    let (probe, policy_kind) = match crate::probes::probe(check, rs.addr, modules) {
-                        Ok(p) => p,
-                        Err(e) => {
-                            // It cannot run: it holds the server down, never up.
-                            error!(real_server = %rs.addr, error = %e, "check cannot run; the server counts as down");
-                            self.vss[v].servers[r].checks[c] = false;
-                            continue;
-                        }
-                    };
-                    configured += 1;
-                    let cid = CheckId {
-                        vs: v,
-                        rs: r,
-                        check: c,
-                        kind: policy_kind,
-                        dynamic: matches!(
-                            check.kind,
-                            holdfast_config::CheckKind::Exec { dynamic: true, .. }
-                                | holdfast_config::CheckKind::File { .. }
-                                | holdfast_config::CheckKind::Probe { .. }
-                        ),
-                    };
-                    let key = (check.clone(), probe.target, vs.alpha);
-                    if let Some(&id) = running.get(&key) {
-                        self.checks[id].push(cid);
-                        continue;
-                    }
-                    let id = self.checks.len();
-                    running.insert(key, id);
-                    self.checks.push(vec![cid]);
-                    let hysteresis = RiseFall::new(check.rise, check.fall, vs.alpha);
-                    self.checkers.push(Checker::spawn(
-                        id,
-                        probe,
-                        check.interval,
-                        check.warmup,
-                        hysteresis,
-                        tx.clone(),
-                    ));
-                }
-            }
+    /// A reload: the new configuration's model, carrying over the health of
+    /// every real server whose checks did not change. Removed services are
+    /// deleted at the next convergence; services that are not ours stay.
+    pub(crate) fn reconfigure(&mut self, config: &Config, modules: &ProbeModules) {
+        let old = std::mem::take(&mut self.vss);
+        let before: BTreeSet<RsId> = old
+            .iter()
+            .flat_map(|(k, v)| v.servers.keys().map(move |a| (*k, *a)))
+            .collect();
+        self.vss = state::build(config, old, &mut self.checkers, modules, &self.events);
+        let gone: Vec<RsId> = before
+            .into_iter()
+            .filter(|(k, a)| !self.vss.get(k).is_some_and(|v| v.servers.contains_key(a)))
+            .collect();
+        if !gone.is_empty() {
+            self.worker.ask(Ask::Forget(gone));
         }
-        info!(
-            checks = configured,
-            probes = self.checkers.len(),
-            "health checks started"
-        );
-        rx
+        self.owned.extend(self.vss.keys().copied());
+        self.stale = true;
+        self.dirty = true;
     }
 
-    pub(crate) async fn run(
-        &mut self,
-        mut events: mpsc::UnboundedReceiver<CheckEvent>,
-        mut answers: mpsc::UnboundedReceiver<Answer>,
-        mut stop: oneshot::Receiver<()>,
-        interval: Duration,
-    ) {
+    pub(crate) async fn run(&mut self, inputs: Inputs, modules: &ProbeModules, interval: Duration) {
+        let Inputs {
+            mut events,
+            mut answers,
+            mut reconfig,
+            mut stop,
+        } = inputs;
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -230,6 +126,11 @@ impl Director {
                 _ = &mut stop => return,
                 Some(ev) = events.recv() => self.on_check(ev),
                 Some(a) = answers.recv() => self.on_answer(a),
+                Some((config, done)) = reconfig.recv() => {
+                    self.reconfigure(&config, modules);
+                    self.converge().await;
+                    let _ = done.send(());
+                }
                 _ = tick.tick() => { self.stale = true; self.dirty = true; }
             }
             // Take every event already queued before touching the kernel.
@@ -246,7 +147,7 @@ impl Director {
     }
 
     fn on_check(&mut self, ev: CheckEvent) {
-        let Some(ids) = self.checks.get(ev.id).cloned() else {
+        let Some(ids) = self.checkers.users.get(&ev.id).cloned() else {
             return;
         };
         for id in ids {
@@ -256,8 +157,14 @@ impl Director {
 
     /// One probe result, for one real server's check.
     fn on_check_for(&mut self, id: CheckId, ev: &CheckEvent) {
-        let key = self.vss[id.vs].service.key;
-        let s = &mut self.vss[id.vs].servers[id.rs];
+        let (key, addr) = id.rs;
+        let Some(s) = self
+            .vss
+            .get_mut(&key)
+            .and_then(|v| v.servers.get_mut(&addr))
+        else {
+            return;
+        };
         if s.checks[id.check] != ev.up {
             s.checks[id.check] = ev.up;
             self.dirty = true;
@@ -282,7 +189,7 @@ impl Director {
                 s.latencies.pop_front();
             }
         }
-        let rs: RsId = (id.vs, id.rs);
+        let rs: RsId = id.rs;
         if s.health_policy {
             let input = ProbeResult {
                 kind: id.kind,
@@ -316,10 +223,16 @@ impl Director {
         }
     }
 
+    /// A real server, if it is still configured (an answer may arrive
+    /// after a reload removed it).
+    fn server(&mut self, (key, addr): RsId) -> Option<&mut state::RsState> {
+        self.vss.get_mut(&key)?.servers.get_mut(&addr)
+    }
+
     fn on_answer(&mut self, a: Answer) {
         match a {
-            Answer::Verdict((v, r), result) => {
-                let s = &mut self.vss[v].servers[r];
+            Answer::Verdict(rs, result) => {
+                let Some(s) = self.server(rs) else { return };
                 let verdict = match result {
                     Ok(HealthVerdict::Up) => Some(true),
                     Ok(HealthVerdict::Degraded(reason)) => {
@@ -348,8 +261,8 @@ impl Director {
                     self.dirty = true;
                 }
             }
-            Answer::Weight((v, r), result) => {
-                let s = &mut self.vss[v].servers[r];
+            Answer::Weight(rs, result) => {
+                let Some(s) = self.server(rs) else { return };
                 let w = match result {
                     Ok(w) => w,
                     Err(e) => {
@@ -371,10 +284,10 @@ impl Director {
     /// The table as it should be now.
     fn desired(&mut self) -> Vec<DesiredService> {
         let mut out = Vec::with_capacity(self.vss.len());
-        for vs in &mut self.vss {
+        for vs in self.vss.values_mut() {
             let servers: Vec<RealServer> = vs
                 .servers
-                .iter()
+                .values()
                 .map(|s| RealServer {
                     dest: Dest {
                         weight: s.weight,
@@ -393,7 +306,7 @@ impl Director {
                     warn!(service = %vs.service.key, live_weight = live, quorum = vs.rules.quorum, sorry_server = vs.rules.sorry.is_some(), "quorum lost");
                 }
             }
-            for s in &mut vs.servers {
+            for s in vs.servers.values_mut() {
                 let up = s.up();
                 if s.was_up != Some(up) {
                     if s.was_up.is_some() || !up {
@@ -401,7 +314,11 @@ impl Director {
                     }
                     // keepalived runs notify_up / notify_down on transitions, not at start.
                     if s.was_up.is_some() {
-                        let script = if up { &s.notify_up } else { &s.notify_down };
+                        let script = if up {
+                            &s.cfg.notify_up
+                        } else {
+                            &s.cfg.notify_down
+                        };
                         if let Some(cmd) = script {
                             self.notifier
                                 .queue(vec![cmd.split_whitespace().map(str::to_string).collect()]);
@@ -441,6 +358,7 @@ impl Director {
         let desired = self.desired();
         let ops = reconcile::plan(&desired, &self.table, &self.owned);
         if ops.is_empty() {
+            self.forget_removed();
             return;
         }
         for op in &ops {
@@ -455,6 +373,8 @@ impl Director {
         if failed > 0 {
             self.stale = true;
             self.dirty = true;
+        } else {
+            self.forget_removed();
         }
         debug!(
             ops = ops.len(),
@@ -462,6 +382,13 @@ impl Director {
             ms = started.elapsed().as_millis() as u64,
             "converged"
         );
+    }
+
+    /// Services a reload removed are gone from the kernel: no longer ours.
+    fn forget_removed(&mut self) {
+        if self.owned.len() != self.vss.len() {
+            self.owned = self.vss.keys().copied().collect();
+        }
     }
 
     /// Removes every service of this configuration (lvs-flush-on-stop).

@@ -53,9 +53,30 @@ fn self_test(
     }
 }
 
-/// Loads every health and weight policy the virtual servers name, or only
-/// those in `only` (a reload of changed files).
-fn load(engine: &PolicyEngine, config: &Config, only: Option<&[String]>) -> PolicySets {
+/// Which real servers get new instances.
+#[derive(Debug, Clone)]
+enum Wanted {
+    /// Every one (start-up, SIGHUP).
+    All,
+    /// Those using these policies (their files or settings changed).
+    Policies(Vec<String>),
+    /// These real servers (a reload gave them another policy, or added
+    /// them), and those using these policies.
+    Servers(Vec<RsId>, Vec<String>),
+}
+
+impl Wanted {
+    fn wants(&self, rs: RsId, policy: &str) -> bool {
+        match self {
+            Wanted::All => true,
+            Wanted::Policies(names) => names.iter().any(|n| n == policy),
+            Wanted::Servers(ids, names) => ids.contains(&rs) || names.iter().any(|n| n == policy),
+        }
+    }
+}
+
+/// Loads the health and weight policies of the real servers `wanted` names.
+fn load(engine: &PolicyEngine, config: &Config, wanted: &Wanted) -> PolicySets {
     let mut health = HashMap::new();
     let mut weight = HashMap::new();
     let mut loaded = HashMap::new();
@@ -78,11 +99,12 @@ fn load(engine: &PolicyEngine, config: &Config, only: Option<&[String]>) -> Poli
             })
             .clone()
     };
-    let wanted = |name: &str| only.is_none_or(|names| names.iter().any(|n| n == name));
-    for (v, vs) in config.virtual_servers.iter().enumerate() {
-        for (r, rs) in vs.real_servers.iter().enumerate() {
+    for vs in &config.virtual_servers {
+        let key = super::desired::service_key(&vs.key);
+        for rs in &vs.real_servers {
+            let id: RsId = (key, rs.addr);
             let mut make = |name: &str, kind: PolicyKind, into: &mut HashMap<_, _>| {
-                if !wanted(name) {
+                if !wanted.wants(id, name) {
                     return;
                 }
                 let Some((p, params)) = get(name, kind) else {
@@ -94,7 +116,7 @@ fn load(engine: &PolicyEngine, config: &Config, only: Option<&[String]>) -> Poli
                     Ok(i) => {
                         // Proven: its machine code may enter the cache.
                         i.policy().accept();
-                        into.insert((v, r), i);
+                        into.insert(id, i);
                     }
                     Err(e) => {
                         error!(policy = %name, kind = %e.kind, error = %e.message, "policy failed init or its self-test; the running version (or the fallback) stays")
@@ -112,14 +134,8 @@ fn load(engine: &PolicyEngine, config: &Config, only: Option<&[String]>) -> Poli
     (health, weight)
 }
 
-/// Loads the policies in the background, installs them, and reloads them
-/// on file changes or when `()` is sent on the returned channel.
-pub(crate) fn spawn(
-    config: Config,
-    worker: Worker,
-    engine: Option<PolicyEngine>,
-) -> mpsc::UnboundedSender<()> {
-    let (reload_tx, mut reload_rx) = mpsc::unbounded_channel::<()>();
+/// The policies `config`'s real servers name, sorted.
+fn used(config: &Config) -> Vec<String> {
     let mut names: Vec<String> = config
         .virtual_servers
         .iter()
@@ -134,54 +150,108 @@ pub(crate) fn spawn(
         .collect();
     names.sort();
     names.dedup();
-    if names.is_empty() {
-        return reload_tx;
-    }
-    let (changed_tx, mut changed_rx) = mpsc::unbounded_channel::<PathBuf>();
-    let watcher = crate::policies::watch(
-        names
+    names
+}
+
+/// The real servers of `new` whose policies differ from `old`'s (or that
+/// `old` did not have).
+fn repoliced(old: &Config, new: &Config) -> Vec<RsId> {
+    let policies = |c: &Config| -> HashMap<RsId, (Option<String>, Option<String>)> {
+        c.virtual_servers
             .iter()
-            .filter_map(|n| config.policies.get(n))
-            .map(|p| p.path.clone()),
-        changed_tx,
-    );
+            .flat_map(|vs| {
+                let key = super::desired::service_key(&vs.key);
+                vs.real_servers.iter().map(move |rs| {
+                    (
+                        (key, rs.addr),
+                        (rs.health_policy.clone(), vs.weight_policy.clone()),
+                    )
+                })
+            })
+            .collect()
+    };
+    let before = policies(old);
+    policies(new)
+        .into_iter()
+        .filter(|(id, p)| before.get(id) != Some(p))
+        .map(|(id, _)| id)
+        .collect()
+}
+
+/// What the loader is asked to do.
+#[derive(Debug)]
+pub(crate) enum LoaderMsg {
+    /// Load every policy again (SIGHUP).
+    Reload,
+    /// A new configuration; `changed` names the policies whose settings changed.
+    Config(Box<Config>, Vec<String>),
+}
+
+/// Loads the policies in the background, installs them, and loads them
+/// again on file changes, on SIGHUP ([`LoaderMsg::Reload`]) and on a
+/// configuration reload ([`LoaderMsg::Config`]).
+pub(crate) fn spawn(
+    config: Config,
+    worker: Worker,
+    engine: Option<PolicyEngine>,
+) -> mpsc::UnboundedSender<LoaderMsg> {
+    let (reload_tx, mut reload_rx) = mpsc::unbounded_channel::<LoaderMsg>();
     let Some(engine) = engine else {
-        error!("no policy engine; real servers use their checks and weights");
+        if !used(&config).is_empty() {
+            error!("no policy engine; real servers use their checks and weights");
+        }
         return reload_tx;
     };
     tokio::spawn(async move {
-        let _watcher = watcher;
-        let mut only: Option<Vec<String>> = None;
+        let mut config = config;
+        let mut wanted = Some(Wanted::All);
         loop {
-            let (engine, cfg, only_now) = (engine.clone(), config.clone(), only.take());
-            let built =
-                tokio::task::spawn_blocking(move || load(&engine, &cfg, only_now.as_deref())).await;
-            match built {
-                Ok((health, weight)) if !health.is_empty() || !weight.is_empty() => {
-                    info!(
-                        health = health.len(),
-                        weight = weight.len(),
-                        "real-server policies installed"
-                    );
-                    worker.ask(Ask::Install(health, weight));
+            let names = used(&config);
+            let (changed_tx, mut changed_rx) = mpsc::unbounded_channel::<PathBuf>();
+            let _watcher = crate::policies::watch(
+                names
+                    .iter()
+                    .filter_map(|n| config.policies.get(n))
+                    .map(|p| p.path.clone()),
+                changed_tx,
+            );
+            if let Some(w) = wanted.take().filter(|_| !names.is_empty()) {
+                let (engine, cfg) = (engine.clone(), config.clone());
+                let built = tokio::task::spawn_blocking(move || load(&engine, &cfg, &w)).await;
+                match built {
+                    Ok((health, weight)) if !health.is_empty() || !weight.is_empty() => {
+                        info!(
+                            health = health.len(),
+                            weight = weight.len(),
+                            "real-server policies installed"
+                        );
+                        worker.ask(Ask::Install(health, weight));
+                    }
+                    Ok(_) => {}
+                    Err(e) => warn!(error = %e, "policy loading failed"),
                 }
-                Ok(_) => {}
-                Err(e) => warn!(error = %e, "policy loading failed"),
             }
             tokio::select! {
-                r = reload_rx.recv() => if r.is_none() { return },
+                r = reload_rx.recv() => match r {
+                    None => return,
+                    Some(LoaderMsg::Reload) => wanted = Some(Wanted::All),
+                    Some(LoaderMsg::Config(new, changed)) => {
+                        wanted = Some(Wanted::Servers(repoliced(&config, &new), changed));
+                        config = *new;
+                    }
+                },
                 Some(path) = changed_rx.recv() => {
                     let mut changed = vec![path];
                     while let Ok(p) = changed_rx.try_recv() {
                         changed.push(p);
                     }
-                    only = Some(
+                    wanted = Some(Wanted::Policies(
                         names
                             .iter()
                             .filter(|n| config.policies.get(*n).is_some_and(|c| changed.contains(&c.path)))
                             .cloned()
                             .collect(),
-                    );
+                    ));
                 }
             }
         }

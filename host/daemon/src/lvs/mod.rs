@@ -13,17 +13,19 @@ mod desired;
 mod director;
 mod loading;
 mod policy;
+mod state;
 
 use std::sync::Arc;
 
 use holdfast_config::Config;
 use holdfast_ipvs::{IpvsError, IpvsHandle};
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tracing::info;
 
 use crate::probe_modules::ProbeModules;
 use holdfast_policy::PolicyEngine;
+use loading::LoaderMsg;
 
 /// The running director, on a thread and runtime of its own: its checks,
 /// probes and netlink traffic never run on the VRRP task's SCHED_RR thread.
@@ -31,13 +33,30 @@ use holdfast_policy::PolicyEngine;
 pub(crate) struct Lvs {
     stop: oneshot::Sender<()>,
     stopped: oneshot::Receiver<()>,
-    reload: tokio::sync::mpsc::UnboundedSender<()>,
+    reload: mpsc::UnboundedSender<LoaderMsg>,
+    reconfig: mpsc::UnboundedSender<Reconfig>,
 }
+
+/// A new configuration for the director, and who waits for it to be applied.
+type Reconfig = (Box<Config>, oneshot::Sender<()>);
 
 impl Lvs {
     /// Reloads the health and weight policies (SIGHUP).
     pub(crate) fn reload_policies(&self) {
-        let _ = self.reload.send(());
+        let _ = self.reload.send(LoaderMsg::Reload);
+    }
+
+    /// Applies a reloaded configuration: only the IPVS operations that
+    /// change what changed; the health of unchanged real servers is kept.
+    /// `policies` names the policies whose settings changed.
+    pub(crate) async fn reconfigure(&self, config: &Config, policies: Vec<String>) {
+        let _ = self
+            .reload
+            .send(LoaderMsg::Config(Box::new(config.clone()), policies));
+        let (done, applied) = oneshot::channel();
+        if self.reconfig.send((Box::new(config.clone()), done)).is_ok() {
+            let _ = applied.await;
+        }
     }
 
     /// Stops checking; removes our services if `lvs-flush-on-stop` is set.
@@ -74,7 +93,8 @@ pub(crate) async fn start(
             runtime.block_on(async move {
                 match run_here(&config, &modules, engine).await {
                     Ok(running) => {
-                        let _ = ready_tx.send(Ok(running.reload.clone()));
+                        let _ =
+                            ready_tx.send(Ok((running.reload.clone(), running.reconfig.clone())));
                         let _ = stop_rx.await;
                         running.stop().await;
                         let _ = stopped_tx.send(());
@@ -92,10 +112,11 @@ pub(crate) async fn start(
         return Err(thread_failed(format!("thread: {e}")));
     }
     match ready_rx.await {
-        Ok(Ok(reload)) => Ok(Lvs {
+        Ok(Ok((reload, reconfig))) => Ok(Lvs {
             stop,
             stopped,
             reload,
+            reconfig,
         }),
         Ok(Err(e)) => Err(e),
         Err(_) => Err(thread_failed("the LVS thread ended".into())),
@@ -113,7 +134,8 @@ fn thread_failed(message: String) -> IpvsError {
 struct Running {
     stop: oneshot::Sender<()>,
     task: JoinHandle<()>,
-    reload: tokio::sync::mpsc::UnboundedSender<()>,
+    reload: mpsc::UnboundedSender<LoaderMsg>,
+    reconfig: mpsc::UnboundedSender<Reconfig>,
 }
 
 impl Running {
@@ -128,7 +150,7 @@ impl Running {
 /// Connects to IPVS, starts the checks, and converges the table.
 async fn run_here(
     config: &Config,
-    modules: &ProbeModules,
+    modules: &Arc<ProbeModules>,
     engine: Option<PolicyEngine>,
 ) -> Result<Running, IpvsError> {
     let ipvs = IpvsHandle::connect()?;
@@ -145,13 +167,20 @@ async fn run_here(
     let reload = loading::spawn(config.clone(), worker.clone(), engine);
     let (notifier, notifier_task) =
         crate::vrrp::notify::Notifier::spawn("lvs".into(), config.global.notify_timeout);
-    let mut director = director::Director::new(config, ipvs, worker, notifier);
-    let events = director.start_checks(config, modules);
+    let (mut director, events) = director::Director::new(config, modules, ipvs, worker, notifier);
+    let (reconfig, reconfig_rx) = mpsc::unbounded_channel();
+    let modules = modules.clone();
     let (stop, stop_rx) = oneshot::channel();
     let flush = config.global.lvs_flush_on_stop;
     let interval = config.global.ipvs_reconcile_interval;
     let task = tokio::spawn(async move {
-        director.run(events, answers, stop_rx, interval).await;
+        let inputs = director::Inputs {
+            events,
+            answers,
+            reconfig: reconfig_rx,
+            stop: stop_rx,
+        };
+        director.run(inputs, &modules, interval).await;
         if flush {
             director.remove_ours().await;
         }
@@ -159,5 +188,10 @@ async fn run_here(
         drop(director);
         let _ = notifier_task.await;
     });
-    Ok(Running { stop, task, reload })
+    Ok(Running {
+        stop,
+        task,
+        reload,
+        reconfig,
+    })
 }

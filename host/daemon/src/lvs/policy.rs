@@ -8,14 +8,18 @@ use holdfast_policy::{HealthVerdict, PolicyError, PolicyInstance, ProbeResult, W
 use tokio::sync::mpsc;
 use tracing::warn;
 
-/// Which real server: `(virtual server, real server)` indices.
-pub(crate) type RsId = (usize, usize);
+/// Which real server: its virtual server's IPVS identity and its address,
+/// which a reload does not change (an answer for a server a reload removed
+/// finds nothing).
+pub(crate) type RsId = (holdfast_ipvs::ServiceKey, std::net::SocketAddr);
 
 /// A question for the worker.
 #[derive(Debug)]
 pub(crate) enum Ask {
     /// Install instances (loaded in the background after start-up).
     Install(HashMap<RsId, PolicyInstance>, HashMap<RsId, PolicyInstance>),
+    /// Drop the instances of real servers a reload removed.
+    Forget(Vec<RsId>),
     /// Judge a probe result.
     Verdict(RsId, Box<ProbeResult>),
     /// Compute a weight.
@@ -52,6 +56,13 @@ impl Worker {
                         Ask::Install(h, w) => {
                             health.extend(h);
                             weight.extend(w);
+                            continue;
+                        }
+                        Ask::Forget(ids) => {
+                            for id in ids {
+                                health.remove(&id);
+                                weight.remove(&id);
+                            }
                             continue;
                         }
                         Ask::Verdict(id, input) => match health.get_mut(&id) {

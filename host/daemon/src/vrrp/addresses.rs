@@ -24,6 +24,8 @@ pub(crate) enum AddrCmd {
     },
     /// Announce these addresses `count` times each.
     Announce { vips: Vec<VipSpec>, count: u32 },
+    /// Announce on these interfaces from now on (a reload added VIPs on them).
+    Announcers(HashMap<u32, Announcer>),
     /// Reply once every earlier command is done (used at shutdown).
     Flush(oneshot::Sender<()>),
 }
@@ -31,7 +33,7 @@ pub(crate) enum AddrCmd {
 /// Runs until the sender side is dropped.
 pub(crate) async fn run(
     nl: Netlink,
-    announcers: HashMap<u32, Announcer>,
+    mut announcers: HashMap<u32, Announcer>,
     mut rx: mpsc::UnboundedReceiver<AddrCmd>,
 ) {
     while let Some(cmd) = rx.recv().await {
@@ -70,6 +72,7 @@ pub(crate) async fn run(
                     }
                 }
             }
+            AddrCmd::Announcers(more) => announcers.extend(more),
             AddrCmd::Flush(done) => {
                 let _ = done.send(());
             }

@@ -8,13 +8,14 @@ pub(crate) mod notify;
 mod policy_worker;
 mod priority;
 mod process;
+mod reconfig;
 mod reload;
 mod runner;
 mod setup;
 mod timer;
 mod tracking;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io;
 use std::sync::Arc;
 
@@ -33,7 +34,17 @@ use runner::{Group, Packet, Runner, Slot};
 #[derive(Debug)]
 pub(crate) struct Vrrp {
     stop: oneshot::Sender<()>,
-    reload: Option<mpsc::UnboundedSender<()>>,
+    reload: Option<mpsc::UnboundedSender<reload::PolicyReload>>,
+    reconfig: mpsc::UnboundedSender<reconfig::Reconfig>,
+    nl: Netlink,
+    /// Where receiver tasks send (a reload may open more).
+    packets: mpsc::Sender<Packet>,
+    /// The (interface, IPv6) pairs a receiver listens on.
+    receivers: BTreeSet<(u32, bool)>,
+    /// The interfaces announcements go out on, with their families.
+    announced: HashMap<u32, (bool, bool)>,
+    addr_tx: mpsc::UnboundedSender<addresses::AddrCmd>,
+    modules: Arc<ProbeModules>,
     /// The VRRP task; `None` once it has ended.
     task: Option<JoinHandle<()>>,
     notifiers: Vec<JoinHandle<()>>,
@@ -44,7 +55,7 @@ impl Vrrp {
     /// Recompiles and swaps every priority policy (SIGHUP).
     pub(crate) fn reload_policies(&self) {
         if let Some(r) = &self.reload {
-            let _ = r.send(());
+            let _ = r.send(reload::PolicyReload::All);
         }
     }
 
@@ -80,6 +91,38 @@ impl Vrrp {
         }
         ended
     }
+}
+
+/// The `vrrp-check` blocks some instance tracks and the `track-process`
+/// entries: what the checks thread runs.
+fn tracked_blocks(
+    config: &Config,
+) -> (
+    Vec<holdfast_config::VrrpCheckCfg>,
+    Vec<holdfast_config::TrackProcessCfg>,
+) {
+    let blocks = config
+        .vrrp_checks
+        .values()
+        .filter(|c| {
+            config
+                .vrrp_instances
+                .iter()
+                .any(|i| i.track_checks.iter().any(|t| t.name == c.name))
+        })
+        .cloned()
+        .collect();
+    let mut processes: Vec<holdfast_config::TrackProcessCfg> = Vec::new();
+    for p in config
+        .vrrp_instances
+        .iter()
+        .flat_map(|i| &i.track_processes)
+    {
+        if !processes.iter().any(|q| q == p) {
+            processes.push(p.clone());
+        }
+    }
+    (blocks, processes)
 }
 
 async fn receive(rx: VrrpReceiver, ifindex: u32, tx: mpsc::Sender<Packet>) {
@@ -143,19 +186,21 @@ pub(crate) async fn start(
         }
     }
     let mut announcers = HashMap::new();
+    let mut announced = HashMap::new();
     for (index, (link, v4, v6)) in families {
         announcers.insert(index, Announcer::open(&link.name, index, link.mac, v4, v6)?);
+        announced.insert(index, (v4, v6));
     }
     let (pkt_tx, pkt_rx) = mpsc::channel(1024);
     for ((index, v6), name) in &receivers {
         let rx = VrrpReceiver::open(name, *index, *v6)?;
         tokio::spawn(receive(rx, *index, pkt_tx.clone()));
     }
-    drop(pkt_tx);
     let links = watch_links()?;
 
     let (addr_tx, addr_rx) = mpsc::unbounded_channel();
     let addr_task = tokio::spawn(addresses::run(nl.clone(), announcers, addr_rx));
+    let addr_tx_main = addr_tx.clone();
 
     let timeout = config.global.notify_timeout;
     let mut notifiers = Vec::new();
@@ -226,7 +271,8 @@ pub(crate) async fn start(
     let mut policies = None;
     let mut answers_rx = mpsc::unbounded_channel().1;
     let mut reload = None;
-    if !users.is_empty() {
+    // With an engine, the worker runs even without users: a reload may add some.
+    if engine.is_some() {
         let cfgs: Vec<holdfast_config::PolicyCfg> = users
             .keys()
             .filter_map(|n| config.policies.get(n).cloned())
@@ -267,6 +313,14 @@ pub(crate) async fn start(
             }
         }
     }
+    // Only the blocks some instance tracks run, on the checks thread.
+    let (tracked, processes) = tracked_blocks(config);
+    let (checks, checks_rx) = if tracked.is_empty() && processes.is_empty() {
+        (None, mpsc::unbounded_channel().1)
+    } else {
+        let (c, rx) = checks::spawn(tracked, processes, modules.clone());
+        (Some(c), rx)
+    };
     let runner = Runner {
         router,
         slots,
@@ -275,48 +329,23 @@ pub(crate) async fn start(
         buf: Vec::with_capacity(128),
         policies,
         board,
-    };
-    // Only the blocks some instance tracks run, on the checks thread.
-    let tracked: Vec<holdfast_config::VrrpCheckCfg> = config
-        .vrrp_checks
-        .values()
-        .filter(|c| {
-            config
-                .vrrp_instances
-                .iter()
-                .any(|i| i.track_checks.iter().any(|t| t.name == c.name))
-        })
-        .cloned()
-        .collect();
-    let mut processes: Vec<holdfast_config::TrackProcessCfg> = Vec::new();
-    for p in config
-        .vrrp_instances
-        .iter()
-        .flat_map(|i| &i.track_processes)
-    {
-        if !processes.iter().any(|q| q == p) {
-            processes.push(p.clone());
-        }
-    }
-    let (checks, checks_rx) = if tracked.is_empty() && processes.is_empty() {
-        (None, mpsc::unbounded_channel().1)
-    } else {
-        let (c, rx) = checks::spawn(tracked, processes, modules.clone());
-        (Some(c), rx)
+        checks,
+        policy_reload: reload.clone(),
     };
     let (stop_tx, stop_rx) = oneshot::channel();
+    let (reconfig_tx, reconfig_rx) = mpsc::unbounded_channel();
     let inputs = runner::Inputs {
         packets: pkt_rx,
         links,
         answers: answers_rx,
         reevaluate: reeval_rx,
         checks: checks_rx,
+        reconfig: reconfig_rx,
         stop: stop_rx,
     };
     let task = tokio::spawn(async move {
+        // The checks stop with the VRRP task (the runner owns them).
         runner.run(inputs).await;
-        // The checks stop with the VRRP task.
-        drop(checks);
         if let Err(e) = addr_task.await {
             tracing::error!(error = %e, "the address task failed");
         }
@@ -324,6 +353,13 @@ pub(crate) async fn start(
     Ok(Vrrp {
         stop: stop_tx,
         reload,
+        reconfig: reconfig_tx,
+        nl,
+        packets: pkt_tx,
+        receivers: receivers.keys().copied().collect(),
+        announced,
+        addr_tx: addr_tx_main,
+        modules: modules.clone(),
         task: Some(task),
         notifiers,
         notify_timeout: timeout,

@@ -23,6 +23,8 @@ pub(crate) enum PolicyRequest {
         slot: InstanceId,
         input: PriorityInput,
     },
+    /// Drop the instances of slots a reload removed or took off a policy.
+    Forget(Vec<InstanceId>),
     /// Replace the instance of `slot` (already initialised and self-tested).
     Swap {
         slot: InstanceId,
@@ -70,6 +72,11 @@ impl PolicyWorker {
                             };
                             if answers_tx.send(PolicyAnswer { slot, result }).is_err() {
                                 return;
+                            }
+                        }
+                        PolicyRequest::Forget(slots) => {
+                            for slot in slots {
+                                instances.remove(&slot);
                             }
                         }
                         PolicyRequest::Swap { slot, instance } => {

@@ -72,7 +72,22 @@ pub(crate) fn load_all(
     out
 }
 
-/// Starts the reload task; send `()` on the returned channel to reload every policy.
+/// What the priority-policy loader is asked to do.
+#[derive(Debug)]
+pub(crate) enum PolicyReload {
+    /// Load every policy again for all its users (SIGHUP).
+    All,
+    /// A configuration reload: the policies and their users now, and the
+    /// instances that need a module (new users; the users of a policy
+    /// whose settings changed are added by the loader).
+    Config {
+        policies: BTreeMap<String, PolicyCfg>,
+        users: BTreeMap<String, Vec<InstanceId>>,
+        load: Vec<(String, InstanceId)>,
+    },
+}
+
+/// Starts the loader task; see [`PolicyReload`].
 pub(crate) fn spawn(
     engine: PolicyEngine,
     policies: BTreeMap<String, PolicyCfg>,
@@ -80,22 +95,52 @@ pub(crate) fn spawn(
     worker: PolicyWorker,
     reevaluate: mpsc::UnboundedSender<()>,
     board: StateBoard,
-) -> mpsc::UnboundedSender<()> {
-    let (reload_tx, mut reload_rx) = mpsc::unbounded_channel::<()>();
-    let (changed_tx, mut changed_rx) = mpsc::unbounded_channel::<PathBuf>();
-    let paths: Vec<PathBuf> = users
-        .keys()
-        .filter_map(|n| policies.get(n))
-        .map(|p| p.path.clone())
-        .collect();
-    let watcher = crate::policies::watch(paths, changed_tx);
+) -> mpsc::UnboundedSender<PolicyReload> {
+    let (reload_tx, mut reload_rx) = mpsc::unbounded_channel::<PolicyReload>();
     tokio::spawn(async move {
-        let _watcher = watcher;
+        let (mut policies, mut users) = (policies, users);
         loop {
-            let names: Vec<String> = tokio::select! {
+            let (changed_tx, mut changed_rx) = mpsc::unbounded_channel::<PathBuf>();
+            let paths: Vec<PathBuf> = users
+                .keys()
+                .filter_map(|n| policies.get(n))
+                .map(|p| p.path.clone())
+                .collect();
+            let _watcher = crate::policies::watch(paths, changed_tx);
+            // What to load: (policy, the instances that get it).
+            let work: Vec<(String, Vec<InstanceId>)> = tokio::select! {
                 r = reload_rx.recv() => match r {
-                    Some(()) => users.keys().cloned().collect(),
                     None => return,
+                    Some(PolicyReload::All) => users.iter().map(|(n, ids)| (n.clone(), ids.clone())).collect(),
+                    Some(PolicyReload::Config { policies: p, users: u, load }) => {
+                        // A policy whose settings changed re-inits for all its users.
+                        let changed: Vec<String> = u
+                            .keys()
+                            .filter(|n| policies.contains_key(*n) && policies.get(*n) != p.get(*n))
+                            .cloned()
+                            .collect();
+                        let mut work: BTreeMap<String, Vec<InstanceId>> = BTreeMap::new();
+                        for name in changed {
+                            work.insert(name.clone(), u.get(&name).cloned().unwrap_or_default());
+                        }
+                        for (name, id) in load {
+                            let ids = work.entry(name).or_default();
+                            if !ids.contains(&id) {
+                                ids.push(id);
+                            }
+                        }
+                        let gone: Vec<InstanceId> = users
+                            .values()
+                            .flatten()
+                            .filter(|id| !u.values().flatten().any(|n| n == *id))
+                            .copied()
+                            .collect();
+                        if !gone.is_empty() {
+                            worker.send(PolicyRequest::Forget(gone));
+                        }
+                        (policies, users) = (p, u);
+                        work.into_iter().collect()
+                    }
                 },
                 Some(path) = changed_rx.recv() => {
                     // Take every change already queued: one reload each.
@@ -103,13 +148,15 @@ pub(crate) fn spawn(
                     while let Ok(p) = changed_rx.try_recv() {
                         changed.push(p);
                     }
-                    users.keys().filter(|n| policies.get(*n).is_some_and(|c| changed.iter().any(|p| p == &c.path))).cloned().collect()
+                    users
+                        .iter()
+                        .filter(|(n, _)| policies.get(*n).is_some_and(|c| changed.iter().any(|p| p == &c.path)))
+                        .map(|(n, ids)| (n.clone(), ids.clone()))
+                        .collect()
                 }
             };
-            for name in names {
-                let (Some(cfg), Some(slots)) =
-                    (policies.get(&name).cloned(), users.get(&name).cloned())
-                else {
+            for (name, slots) in work {
+                let Some(cfg) = policies.get(&name).cloned() else {
                     continue;
                 };
                 let engine = engine.clone();

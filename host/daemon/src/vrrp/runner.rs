@@ -106,7 +106,7 @@ impl Slot {
 
 /// An instance's tracked checks: its `track-check` blocks, and its
 /// `track-process` entries under their check names.
-fn tracked_checks(cfg: &VrrpInstanceCfg) -> Vec<holdfast_config::TrackCheckCfg> {
+pub(super) fn tracked_checks(cfg: &VrrpInstanceCfg) -> Vec<holdfast_config::TrackCheckCfg> {
     let processes = cfg
         .track_processes
         .iter()
@@ -133,6 +133,7 @@ pub(crate) struct Inputs {
     pub(crate) answers: mpsc::UnboundedReceiver<PolicyAnswer>,
     pub(crate) reevaluate: mpsc::UnboundedReceiver<()>,
     pub(crate) checks: mpsc::UnboundedReceiver<super::checks::CheckStatus>,
+    pub(crate) reconfig: mpsc::UnboundedReceiver<super::reconfig::Reconfig>,
     pub(crate) stop: oneshot::Receiver<()>,
 }
 
@@ -147,6 +148,10 @@ pub(crate) struct Runner {
     pub(crate) policies: Option<PolicyWorker>,
     /// Instance states for policies' `state.instance-state`.
     pub(crate) board: super::policy_worker::StateBoard,
+    /// The checks thread of tracked `vrrp-check` blocks (stops when dropped).
+    pub(crate) checks: Option<super::checks::VrrpChecks>,
+    /// Tells the priority-policy loader about a reload's instances.
+    pub(crate) policy_reload: Option<mpsc::UnboundedSender<super::reload::PolicyReload>>,
 }
 
 impl Runner {
@@ -267,7 +272,7 @@ impl Runner {
 
     /// Performs every pending action of every instance (the router has
     /// already brought each one's sync groups along).
-    fn drain(&mut self, now: Instant) {
+    pub(super) fn drain(&mut self, now: Instant) {
         while let Some((id, action)) = self.router.poll_action(now) {
             if self.perform(id, action) {
                 for g in 0..self.groups.len() {
@@ -395,6 +400,7 @@ impl Runner {
             mut answers,
             mut reevaluate,
             mut checks,
+            mut reconfig,
             mut stop,
         } = inputs;
         let now = Instant::now();
@@ -439,6 +445,11 @@ impl Runner {
                 Some(a) = answers.recv() => self.on_policy_answer(Instant::now(), a),
                 Some(c) = checks.recv() => self.on_check_status(Instant::now(), &c),
                 Some(()) = reevaluate.recv() => self.ask_all_policies(),
+                Some(r) = reconfig.recv() => {
+                    if let Some(rx) = self.reconfigure(Instant::now(), r) {
+                        checks = rx;
+                    }
+                }
                 _ = policy_tick.tick(), if self.policies.is_some() => self.ask_all_policies(),
             }
             self.drain(Instant::now());

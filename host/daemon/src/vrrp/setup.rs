@@ -108,52 +108,61 @@ pub(crate) async fn resolve(nl: &Netlink, config: &Config) -> Result<Vec<Resolve
     let mut links: BTreeMap<String, LinkInfo> = BTreeMap::new();
     let mut out = Vec::new();
     for cfg in &config.vrrp_instances {
-        let link = match links.get(&cfg.interface) {
-            Some(l) => l.clone(),
-            None => {
-                let l = nl.link(&cfg.interface).await?;
-                links.insert(cfg.interface.clone(), l.clone());
-                l
-            }
-        };
-        let mut vips = Vec::new();
-        for v in cfg.vips.iter().chain(&cfg.excluded_vips) {
-            let index = match &v.dev {
-                Some(dev) => match links.get(dev) {
-                    Some(l) => l.index,
-                    None => {
-                        let l = nl.link(dev).await?;
-                        links.insert(dev.clone(), l.clone());
-                        l.index
-                    }
-                },
-                None => link.index,
-            };
-            vips.push(VipSpec {
-                index,
-                addr: v.addr,
-                prefix: v.prefix,
-                label: v.label.clone(),
-            });
-        }
-        let vip_links = links
-            .values()
-            .filter(|l| vips.iter().any(|v| v.index == l.index))
-            .map(|l| (l.index, l.clone()))
-            .collect();
-        let primary = primary_address(nl, &link, cfg).await?;
-        let sender = VrrpSender::open(&link.name, link.index, primary, &cfg.unicast_peers)?;
-        out.push(Resolved {
-            core: core_config(cfg),
-            cfg: cfg.clone(),
-            link,
-            primary,
-            sender,
-            vips,
-            vip_links,
-        });
+        out.push(resolve_one(nl, cfg, &mut links).await?);
     }
     Ok(out)
+}
+
+/// The link called `name`, looked up once per resolution.
+async fn link(
+    nl: &Netlink,
+    name: &str,
+    links: &mut BTreeMap<String, LinkInfo>,
+) -> Result<LinkInfo, NetError> {
+    if let Some(l) = links.get(name) {
+        return Ok(l.clone());
+    }
+    let l = nl.link(name).await?;
+    links.insert(name.to_string(), l.clone());
+    Ok(l)
+}
+
+/// Resolves one instance (at start-up, or a reload's new or changed one).
+pub(crate) async fn resolve_one(
+    nl: &Netlink,
+    cfg: &VrrpInstanceCfg,
+    links: &mut BTreeMap<String, LinkInfo>,
+) -> Result<Resolved, NetError> {
+    let own = link(nl, &cfg.interface, links).await?;
+    let mut vips = Vec::new();
+    for v in cfg.vips.iter().chain(&cfg.excluded_vips) {
+        let index = match &v.dev {
+            Some(dev) => link(nl, dev, links).await?.index,
+            None => own.index,
+        };
+        vips.push(VipSpec {
+            index,
+            addr: v.addr,
+            prefix: v.prefix,
+            label: v.label.clone(),
+        });
+    }
+    let vip_links = links
+        .values()
+        .filter(|l| vips.iter().any(|v| v.index == l.index))
+        .map(|l| (l.index, l.clone()))
+        .collect();
+    let primary = primary_address(nl, &own, cfg).await?;
+    let sender = VrrpSender::open(&own.name, own.index, primary, &cfg.unicast_peers)?;
+    Ok(Resolved {
+        core: core_config(cfg),
+        cfg: cfg.clone(),
+        link: own,
+        primary,
+        sender,
+        vips,
+        vip_links,
+    })
 }
 
 #[cfg(test)]

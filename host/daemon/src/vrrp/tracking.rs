@@ -70,6 +70,21 @@ impl Tracking {
         }
     }
 
+    /// Takes what `old` last saw of the objects both track (a reload):
+    /// a check that was down stays down until it reports again.
+    pub(crate) fn carry_from(&mut self, old: &Tracking) {
+        for (t, seen) in &mut self.checks {
+            if let Some((_, was)) = old.checks.iter().find(|(o, _)| o.name == t.name) {
+                *seen = was.clone();
+            }
+        }
+        for (t, up) in &mut self.interfaces {
+            if let Some((_, was)) = old.interfaces.iter().find(|(o, _)| o.name == t.name) {
+                *up = *was;
+            }
+        }
+    }
+
     /// Records a `vrrp-check` block's status; true if it is tracked and changed.
     pub(crate) fn set_check(&mut self, name: &str, up: bool) -> bool {
         let mut changed = false;

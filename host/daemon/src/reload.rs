@@ -1,0 +1,174 @@
+//! Configuration reload: SIGHUP, `holdfast reload` (the control socket) or
+//! a change of the file (`--watch-config`).
+//!
+//! Parse → validate → diff → apply only what changed. The file is read and
+//! validated on a blocking thread, never on the VRRP task. A file with any
+//! problem changes nothing: every problem is logged with file:line:col and
+//! returned to `holdfast reload`, and the running configuration keeps
+//! running. So does a change that can only take effect at a restart (a
+//! `global` setting, a probe module), which is refused with that reason:
+//! a reload applies entirely or not at all.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use holdfast_config::{Config, ConfigChange};
+use holdfast_policy::PolicyEngine;
+use tracing::{error, info};
+
+use crate::control::ReloadOutcome;
+use crate::lvs::Lvs;
+use crate::probe_modules::ProbeModules;
+use crate::vrrp::Vrrp;
+
+/// What a running daemon is made of, and the configuration it runs.
+#[derive(Debug)]
+pub(crate) struct Daemon {
+    pub(crate) path: PathBuf,
+    pub(crate) config: Config,
+    pub(crate) vrrp: Option<Vrrp>,
+    pub(crate) lvs: Option<Lvs>,
+    pub(crate) modules: Arc<ProbeModules>,
+    pub(crate) engine: Option<PolicyEngine>,
+}
+
+fn refused(errors: String) -> ReloadOutcome {
+    ReloadOutcome {
+        applied: false,
+        changes: Vec::new(),
+        errors,
+    }
+}
+
+/// Reads and validates the file off the runtime's thread.
+async fn load(path: &Path) -> Result<Config, String> {
+    let p = path.to_path_buf();
+    match tokio::task::spawn_blocking(move || holdfast_config::load(&p)).await {
+        Ok(Ok(c)) => Ok(c),
+        Ok(Err(e)) => {
+            for line in e.located() {
+                error!(problem = %line, "reload refused: configuration problem");
+            }
+            Err(e.render(false))
+        }
+        Err(e) => Err(format!("cannot read the configuration: {e}")),
+    }
+}
+
+/// The probe modules (`check "probe" policy=`) a configuration uses.
+fn probe_modules(config: &Config) -> Vec<(String, Option<holdfast_config::PolicyCfg>)> {
+    let rs = config
+        .virtual_servers
+        .iter()
+        .flat_map(|vs| vs.real_servers.iter().flat_map(|r| r.checks.iter()));
+    let vrrp = config.vrrp_checks.values().flat_map(|b| b.checks.iter());
+    let mut out: Vec<_> = rs
+        .chain(vrrp)
+        .filter_map(|c| match &c.kind {
+            holdfast_config::CheckKind::Probe { policy } => {
+                Some((policy.clone(), config.policies.get(policy).cloned()))
+            }
+            _ => None,
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out.dedup_by(|a, b| a.0 == b.0);
+    out
+}
+
+/// Changes this daemon applies only at a restart; each is a reason to
+/// refuse the whole reload.
+fn restart_only(daemon: &Daemon, new: &Config, changes: &[ConfigChange]) -> Vec<String> {
+    let mut out = Vec::new();
+    for c in changes {
+        if let ConfigChange::Global { fields } = c {
+            out.push(format!(
+                "global {} changed: this takes effect at a restart",
+                fields.join(", ")
+            ));
+        }
+    }
+    if probe_modules(&daemon.config) != probe_modules(new) {
+        out.push(
+            "the probe modules (check \"probe\" policy=...) changed: they take effect at a restart"
+                .into(),
+        );
+    }
+    if daemon.engine.is_none() && !new.policies.is_empty() {
+        out.push("policies in a daemon started without any take effect at a restart".into());
+    }
+    out
+}
+
+impl Daemon {
+    /// One reload, start to end; what it did or why it did nothing.
+    pub(crate) async fn reload(&mut self) -> ReloadOutcome {
+        info!(config = %self.path.display(), "reloading the configuration");
+        let new = match load(&self.path).await {
+            Ok(c) => c,
+            Err(errors) => return refused(errors),
+        };
+        let changes = holdfast_config::diff(&self.config, &new);
+        if changes.is_empty() {
+            info!("reload: nothing changed");
+            return ReloadOutcome {
+                applied: true,
+                changes: Vec::new(),
+                errors: String::new(),
+            };
+        }
+        let reasons = restart_only(self, &new, &changes);
+        if !reasons.is_empty() {
+            for r in &reasons {
+                error!(reason = %r, "reload refused; the running configuration stays");
+            }
+            return refused(reasons.join("\n"));
+        }
+        if let Err(e) = self.apply(&new, &changes).await {
+            error!(error = %e, "reload refused; the running configuration stays");
+            return refused(e);
+        }
+        let lines: Vec<String> = changes.iter().map(ToString::to_string).collect();
+        for l in &lines {
+            info!(change = %l, "reload applied");
+        }
+        self.config = new;
+        ReloadOutcome {
+            applied: true,
+            changes: lines,
+            errors: String::new(),
+        }
+    }
+
+    /// VRRP first (the part that can still refuse), then the director.
+    async fn apply(&mut self, new: &Config, changes: &[ConfigChange]) -> Result<(), String> {
+        match self.vrrp.as_mut() {
+            Some(v) => v.reconfigure(&self.config, new, changes).await?,
+            None if !new.vrrp_instances.is_empty() => {
+                let v = crate::vrrp::start(new, &self.modules, self.engine.clone())
+                    .await
+                    .map_err(|e| format!("cannot start VRRP: {e}"))?;
+                self.vrrp = Some(v);
+            }
+            None => {}
+        }
+        let policies: Vec<String> = changes
+            .iter()
+            .filter_map(|c| match c {
+                ConfigChange::PolicyChanged { name, .. } => Some(name.clone()),
+                _ => None,
+            })
+            .collect();
+        match self.lvs.as_ref() {
+            Some(l) => l.reconfigure(new, policies).await,
+            None if !new.virtual_servers.is_empty() => {
+                let l = crate::lvs::start(new, &self.modules, self.engine.clone())
+                    .await
+                    .map_err(|e| format!("cannot start IPVS: {e}"))?;
+                self.lvs = Some(l);
+            }
+            None => {}
+        }
+        Ok(())
+    }
+}
