@@ -48,7 +48,7 @@ fn lvs_director_in_a_vm() {
         .collect();
     let mut copies = vec![bin.as_path()];
     copies.extend(policies.iter().map(|p| p.as_path()));
-    vm::run_in_vm_tests(&copies, 1);
+    vm::run_in_vm_tests(&copies, 2);
 }
 
 const TOPOLOGY: &str = r#"
@@ -466,5 +466,168 @@ fn in_vm_director_end_to_end() {
     assert!(
         log_text.contains("health checks started checks=10 probes=8"),
         "{log_text}"
+    );
+}
+
+const RELOAD_TOPOLOGY: &str = r#"
+set -e
+ip link add br1 type bridge
+ip addr add 10.0.1.1/24 dev br1
+ip link set br1 up
+for i in 1 2 3 4; do
+  ip netns add rl$i
+  ip link add l$i type veth peer name dl$i
+  ip link set l$i netns rl$i
+  ip link set dl$i master br1 up
+  ip -n rl$i addr add 10.0.1.1$i/24 dev l$i
+  ip -n rl$i link set l$i up
+  ip -n rl$i link set lo up
+  mkdir -p /tmp/rl$i
+  echo ok > /tmp/rl$i/index.html
+  ip netns exec rl$i httpd -p 80 -h /tmp/rl$i
+done
+"#;
+
+fn reload_config(servers: &[(u8, u32)], with_90: bool) -> String {
+    let rs: String = servers
+        .iter()
+        .map(|(i, w)| {
+            format!(
+                "    real-server \"10.0.1.1{i}:80\" weight={w} {{\n        check \"tcp\" interval=0.2 timeout=0.5 rise=1 fall=1\n    }}\n"
+            )
+        })
+        .collect();
+    let other = if with_90 {
+        "virtual-server \"192.168.20.100:90\" protocol=\"tcp\" {\n    scheduler \"rr\"\n    real-server \"10.0.1.11:80\" {\n        check \"tcp\" interval=0.2 timeout=0.5 rise=1 fall=1\n    }\n}\n"
+    } else {
+        ""
+    };
+    format!(
+        "global {{\n    ipvs-reconcile-interval 60\n}}\nvirtual-server \"192.168.20.100:80\" protocol=\"tcp\" {{\n    scheduler \"wrr\"\n{rs}}}\n{other}"
+    )
+}
+
+/// The IPVS operations the director logged after byte `from` of its log.
+fn ops_since(log: &Path, from: usize) -> Vec<String> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    text.get(from..)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains(" ipvs") && l.contains("op="))
+        .map(|l| l.split("op=").nth(1).unwrap_or_default().to_string())
+        .collect()
+}
+
+#[test]
+#[ignore = "runs inside the IPVS VM"]
+fn in_vm_reload_changes_only_what_changed_and_keeps_health() {
+    vm::sh(RELOAD_TOPOLOGY);
+    vm::sh(
+        "ipvsadm -A -t 192.0.2.98:443 -s lc && ipvsadm -a -t 192.0.2.98:443 -r 192.0.2.100:443 -m",
+    );
+    let conf = Path::new("/tmp/reload.kdl");
+    std::fs::write(conf, reload_config(&[(1, 10), (2, 10), (3, 10)], true)).unwrap();
+    let log = Path::new("/tmp/holdfast-reload.log");
+    let out = std::fs::File::create(log).unwrap();
+    let child = Command::new("/payload/holdfast")
+        .args([
+            "run",
+            "--config",
+            "/tmp/reload.kdl",
+            "--control-socket",
+            "/tmp/ctl.sock",
+        ])
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .unwrap();
+    let _daemon = Daemon(child);
+    wait_for(
+        "converged",
+        Duration::from_secs(30),
+        |t| {
+            t.contains("-> 10.0.1.11:80 Masq 10")
+                && t.contains("-> 10.0.1.12:80 Masq 10")
+                && t.contains("-> 10.0.1.13:80 Masq 10")
+                && t.contains("TCP 192.168.20.100:90 rr")
+        },
+        log,
+    );
+    // rs3 fails its check: out of the table.
+    vm::sh("for p in $(ip netns pids rl3); do kill $p; done");
+    wait_for(
+        "rs3 out",
+        Duration::from_secs(10),
+        |t| !t.contains("10.0.1.13"),
+        log,
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let mark = std::fs::metadata(log).unwrap().len() as usize;
+    // rs1 re-weighted, rs2 removed, rs4 added, :90 removed; rs3 unchanged (and down).
+    std::fs::write(conf, reload_config(&[(1, 20), (3, 10), (4, 10)], false)).unwrap();
+    let o = Command::new("/payload/holdfast")
+        .args(["reload", "--control-socket", "/tmp/ctl.sock"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    wait_for(
+        "reloaded",
+        Duration::from_secs(10),
+        |t| {
+            t.contains("-> 10.0.1.11:80 Masq 20")
+                && t.contains("-> 10.0.1.14:80 Masq 10")
+                && !t.contains("10.0.1.12")
+                && !t.contains("192.168.20.100:90")
+        },
+        log,
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    let t = table();
+    assert!(
+        !t.contains("10.0.1.13"),
+        "a server that was down came back as alive on reload:\n{t}"
+    );
+    assert!(
+        t.contains("TCP 192.0.2.98:443 lc"),
+        "the foreign service was touched:\n{t}"
+    );
+    let ops = ops_since(log, mark);
+    eprintln!("reload: {} IPVS operations: {ops:#?}", ops.len());
+    assert_eq!(
+        ops.len(),
+        4,
+        "exactly the four changes, nothing else: {ops:#?}"
+    );
+    // rs3's check kept running through the reload: it comes back when it answers.
+    vm::sh("ip netns exec rl3 httpd -p 80 -h /tmp/rl3");
+    wait_for(
+        "rs3 back",
+        Duration::from_secs(10),
+        |t| t.contains("-> 10.0.1.13:80 Masq 10"),
+        log,
+    );
+    // A broken file changes nothing and says where.
+    std::fs::write(
+        conf,
+        "virtual-server \"192.168.20.100:80\" protocol=\"tcp\" {\n    schedulr \"rr\"\n}\n",
+    )
+    .unwrap();
+    let o = Command::new("/payload/holdfast")
+        .args(["reload", "--control-socket", "/tmp/ctl.sock"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("reload.kdl:"), "{err}");
+    std::thread::sleep(Duration::from_millis(500));
+    let t = table();
+    assert!(
+        t.contains("-> 10.0.1.11:80 Masq 20") && t.contains("-> 10.0.1.13:80 Masq 10"),
+        "{t}"
     );
 }

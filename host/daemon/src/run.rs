@@ -44,18 +44,6 @@ pub(crate) fn run(opts: &RunOptions) -> ExitCode {
     };
     info!(config = %path.display(), contents = %summary(&config), "configuration loaded");
 
-    if !config.vrrp_instances.is_empty() && config.global.realtime_priority > 0 {
-        // The runtime below runs on this thread: the VRRP loop gets the priority.
-        match crate::sys::set_realtime(config.global.realtime_priority) {
-            Ok(()) => info!(
-                priority = config.global.realtime_priority,
-                "VRRP thread runs with SCHED_RR"
-            ),
-            Err(e) => {
-                warn!(error = %e, "cannot use real-time scheduling; adverts may be late on a busy machine")
-            }
-        }
-    }
     if config.global.lock_memory
         && let Err(e) = crate::sys::lock_memory()
     {

@@ -226,3 +226,91 @@ pub(super) fn build(
     }
     vss
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(servers: &str) -> Config {
+        let text = format!(
+            "virtual-server \"192.0.2.1:80\" protocol=\"tcp\" {{\n    scheduler \"wrr\"\n{servers}}}\n"
+        );
+        holdfast_config::parse_str("t.kdl", &text).unwrap()
+    }
+
+    fn rs(addr: &str, weight: u32, interval: &str) -> String {
+        format!(
+            "    real-server \"{addr}\" weight={weight} {{\n        check \"tcp\" interval={interval}\n    }}\n"
+        )
+    }
+
+    fn server<'a>(vss: &'a BTreeMap<ServiceKey, VsState>, addr: &str) -> Option<&'a RsState> {
+        vss.values().next()?.servers.get(&addr.parse().ok()?)
+    }
+
+    fn probe_id(c: &Checkers, addr: &str) -> Option<usize> {
+        let addr: SocketAddr = addr.parse().ok()?;
+        c.users
+            .iter()
+            .find(|(_, users)| users.iter().any(|u| u.rs.1 == addr))
+            .map(|(id, _)| *id)
+    }
+
+    #[tokio::test]
+    async fn a_reload_keeps_health_weights_and_probes_of_what_did_not_change() {
+        let modules = ProbeModules::default();
+        let (events, _rx) = mpsc::unbounded_channel();
+        let mut checkers = Checkers::default();
+        let a = "10.0.0.11:80";
+        let first = config(&(rs(a, 10, "1") + &rs("10.0.0.12:80", 10, "1")));
+        let mut vss = build(&first, BTreeMap::new(), &mut checkers, &modules, &events);
+        assert_eq!(checkers.len(), 2);
+        let a_probe = probe_id(&checkers, a);
+        // `a` is down, with a weight its check set.
+        {
+            let s = vss
+                .values_mut()
+                .next()
+                .unwrap()
+                .servers
+                .get_mut(&a.parse().unwrap())
+                .unwrap();
+            s.checks = vec![false];
+            s.weight = 7;
+        }
+        // b removed, c added, a unchanged: a stays down at weight 7, its probe runs on.
+        let second = config(&(rs(a, 10, "1") + &rs("10.0.0.13:80", 10, "1")));
+        let vss = build(&second, vss, &mut checkers, &modules, &events);
+        let s = server(&vss, a).unwrap();
+        assert_eq!(
+            (s.checks.clone(), s.weight, s.up()),
+            (vec![false], 7, false)
+        );
+        assert!(server(&vss, "10.0.0.12:80").is_none());
+        assert!(
+            server(&vss, "10.0.0.13:80").unwrap().up(),
+            "a new server starts up (no alpha)"
+        );
+        assert_eq!(checkers.len(), 2);
+        assert_eq!(
+            probe_id(&checkers, a),
+            a_probe,
+            "the unchanged probe kept running"
+        );
+        let c_probe = probe_id(&checkers, "10.0.0.13:80");
+        assert!(c_probe.is_some() && c_probe != a_probe);
+
+        // A new configured weight is taken; the health stays.
+        let third = config(&(rs(a, 20, "1") + &rs("10.0.0.13:80", 10, "1")));
+        let vss = build(&third, vss, &mut checkers, &modules, &events);
+        let s = server(&vss, a).unwrap();
+        assert_eq!((s.weight, s.up()), (20, false));
+
+        // A changed check starts over, with a new probe.
+        let fourth = config(&(rs(a, 20, "2") + &rs("10.0.0.13:80", 10, "1")));
+        let vss = build(&fourth, vss, &mut checkers, &modules, &events);
+        assert!(server(&vss, a).unwrap().up());
+        assert_ne!(probe_id(&checkers, a), a_probe);
+        assert_eq!(checkers.len(), 2, "the old probe of `a` stopped");
+    }
+}

@@ -12,6 +12,7 @@ mod reconfig;
 mod reload;
 mod runner;
 mod setup;
+mod thread;
 mod timer;
 mod tracking;
 
@@ -45,6 +46,9 @@ pub(crate) struct Vrrp {
     announced: HashMap<u32, (bool, bool)>,
     addr_tx: mpsc::UnboundedSender<addresses::AddrCmd>,
     modules: Arc<ProbeModules>,
+    /// The thread the VRRP task and its receivers run on (declared last:
+    /// it ends after the task has been awaited).
+    thread: thread::VrrpThread,
     /// The VRRP task; `None` once it has ended.
     task: Option<JoinHandle<()>>,
     notifiers: Vec<JoinHandle<()>>,
@@ -162,6 +166,12 @@ pub(crate) async fn start(
 ) -> Result<Vrrp, NetError> {
     let nl = Netlink::connect()?;
     let resolved = setup::resolve(&nl, config).await?;
+    let thread = thread::VrrpThread::spawn(config.global.realtime_priority).map_err(|source| {
+        NetError::Io {
+            what: "the VRRP thread".into(),
+            source,
+        }
+    })?;
 
     let all_vips: Vec<_> = resolved.iter().flat_map(|r| r.vips.clone()).collect();
     addresses::remove_stale(&nl, &all_vips).await;
@@ -193,8 +203,10 @@ pub(crate) async fn start(
     }
     let (pkt_tx, pkt_rx) = mpsc::channel(1024);
     for ((index, v6), name) in &receivers {
+        // Registered with the VRRP thread's reactor, and run there.
+        let _on = thread.handle.enter();
         let rx = VrrpReceiver::open(name, *index, *v6)?;
-        tokio::spawn(receive(rx, *index, pkt_tx.clone()));
+        thread.handle.spawn(receive(rx, *index, pkt_tx.clone()));
     }
     let links = watch_links()?;
 
@@ -343,7 +355,7 @@ pub(crate) async fn start(
         reconfig: reconfig_rx,
         stop: stop_rx,
     };
-    let task = tokio::spawn(async move {
+    let task = thread.handle.spawn(async move {
         // The checks stop with the VRRP task (the runner owns them).
         runner.run(inputs).await;
         if let Err(e) = addr_task.await {
@@ -360,6 +372,7 @@ pub(crate) async fn start(
         announced,
         addr_tx: addr_tx_main,
         modules: modules.clone(),
+        thread,
         task: Some(task),
         notifiers,
         notify_timeout: timeout,

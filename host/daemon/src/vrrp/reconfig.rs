@@ -83,6 +83,7 @@ impl Vrrp {
         for r in resolved.values() {
             let key = (r.link.index, r.primary.is_ipv6());
             if !self.receivers.contains(&key) && !receivers.iter().any(|(k, _)| *k == key) {
+                let _on = self.thread.handle.enter();
                 let rx = VrrpReceiver::open(&r.link.name, key.0, key.1)
                     .map_err(|e| format!("instance `{}`: {e}", r.cfg.name))?;
                 receivers.push((key, rx));
@@ -108,7 +109,9 @@ impl Vrrp {
         // Nothing below can fail: commit.
         for (key, rx) in receivers {
             self.receivers.insert(key);
-            tokio::spawn(receive(rx, key.0, self.packets.clone()));
+            self.thread
+                .handle
+                .spawn(receive(rx, key.0, self.packets.clone()));
         }
         let mut open = HashMap::new();
         for (index, (a, want)) in announcers {
