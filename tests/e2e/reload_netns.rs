@@ -325,3 +325,49 @@ fn a_member_added_to_a_master_sync_group_follows_it_and_is_announced() {
     );
     assert_eq!(state_changes(&r1.log_text(), "one"), 2, "{}", r1.log_text());
 }
+
+#[test]
+fn watch_config_reloads_when_the_file_is_replaced() {
+    let Some(lab) = lab_or_skip(&["r1"]) else {
+        return;
+    };
+    let path = lab.write("w.kdl", &inst("w", 71, 150, "0.1", &[VIP_A], ""));
+    let bin = env!("CARGO_BIN_EXE_holdfast");
+    let socket = lab.dir.join("w.sock");
+    let r1 = lab.spawn(
+        "r1",
+        "w",
+        &[
+            bin,
+            "run",
+            "--config",
+            path.to_str().unwrap(),
+            "--control-socket",
+            socket.to_str().unwrap(),
+            "--watch-config",
+        ],
+    );
+    assert!(wait_until(Duration::from_secs(3), || lab.has_addr("r1", VIP_A)));
+    // Written elsewhere and renamed into place, as editors and config tools do.
+    let tmp = lab.write(
+        "w.kdl.new",
+        &inst("w", 71, 150, "0.1", &[VIP_A, VIP_NEW], ""),
+    );
+    std::fs::rename(&tmp, &path).unwrap();
+    assert!(
+        wait_until(Duration::from_secs(3), || lab.has_addr("r1", VIP_NEW)),
+        "no reload on the file change:\n{}",
+        r1.log_text()
+    );
+    // A broken file is refused and logged with its place; the VIPs stay.
+    let tmp = lab.write("w.kdl.new", "vrrp-instance \"w\" {\n    bogus 1\n}\n");
+    std::fs::rename(&tmp, &path).unwrap();
+    assert!(
+        wait_until(Duration::from_secs(3), || r1
+            .log_text()
+            .contains("w.kdl:2:5")),
+        "the refusal was not logged with its place:\n{}",
+        r1.log_text()
+    );
+    assert!(lab.has_addr("r1", VIP_A) && lab.has_addr("r1", VIP_NEW));
+}

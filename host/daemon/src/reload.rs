@@ -78,7 +78,12 @@ fn probe_modules(config: &Config) -> Vec<(String, Option<holdfast_config::Policy
 
 /// Changes this daemon applies only at a restart; each is a reason to
 /// refuse the whole reload.
-fn restart_only(daemon: &Daemon, new: &Config, changes: &[ConfigChange]) -> Vec<String> {
+fn restart_only(
+    old: &Config,
+    has_engine: bool,
+    new: &Config,
+    changes: &[ConfigChange],
+) -> Vec<String> {
     let mut out = Vec::new();
     for c in changes {
         if let ConfigChange::Global { fields } = c {
@@ -88,13 +93,13 @@ fn restart_only(daemon: &Daemon, new: &Config, changes: &[ConfigChange]) -> Vec<
             ));
         }
     }
-    if probe_modules(&daemon.config) != probe_modules(new) {
+    if probe_modules(old) != probe_modules(new) {
         out.push(
             "the probe modules (check \"probe\" policy=...) changed: they take effect at a restart"
                 .into(),
         );
     }
-    if daemon.engine.is_none() && !new.policies.is_empty() {
+    if !has_engine && !new.policies.is_empty() {
         out.push("policies in a daemon started without any take effect at a restart".into());
     }
     out
@@ -117,7 +122,7 @@ impl Daemon {
                 errors: String::new(),
             };
         }
-        let reasons = restart_only(self, &new, &changes);
+        let reasons = restart_only(&self.config, self.engine.is_some(), &new, &changes);
         if !reasons.is_empty() {
             for r in &reasons {
                 error!(reason = %r, "reload refused; the running configuration stays");
@@ -170,5 +175,47 @@ impl Daemon {
             None => {}
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Config {
+        holdfast_config::parse_str("t.kdl", text).unwrap()
+    }
+
+    const VS: &str = "virtual-server \"192.0.2.1:80\" protocol=\"tcp\" {\n    scheduler \"rr\"\n    real-server \"10.0.0.1:80\" {\n        check \"tcp\"\n    }\n}\n";
+
+    fn refused_for(old: &str, new: &str, engine: bool) -> Vec<String> {
+        let (old, new) = (parse(old), parse(new));
+        let changes = holdfast_config::diff(&old, &new);
+        restart_only(&old, engine, &new, &changes)
+    }
+
+    #[test]
+    fn what_takes_a_restart_is_refused_with_its_reason() {
+        // A real server's weight: applied.
+        let heavier = VS.replace("\"10.0.0.1:80\"", "\"10.0.0.1:80\" weight=5");
+        assert!(refused_for(VS, &heavier, false).is_empty());
+        // A global setting: refused, named.
+        let global = format!("global {{\n    notify-timeout 3\n}}\n{VS}");
+        let why = refused_for(VS, &global, false);
+        assert!(
+            why.len() == 1 && why[0].contains("notify-timeout"),
+            "{why:?}"
+        );
+        // Policies in a daemon started without any.
+        let policy = format!("policy \"p\" {{\n    path \"/x.wasm\"\n}}\n{VS}");
+        assert_eq!(refused_for(VS, &policy, false).len(), 1);
+        assert!(refused_for(VS, &policy, true).is_empty());
+        // A probe module added.
+        let probe = format!(
+            "policy \"p\" {{\n    path \"/x.wasm\"\n}}\n{}",
+            VS.replace("check \"tcp\"", "check \"probe\" policy=\"p\"")
+        );
+        let why = refused_for(&policy, &probe, true);
+        assert!(why.iter().any(|w| w.contains("probe")), "{why:?}");
     }
 }

@@ -186,10 +186,16 @@ async fn serve(config: holdfast_config::Config, opts: &RunOptions) -> ExitCode {
                 let outcome = daemon.reload().await;
                 let _ = reply.send(outcome);
             }
-            Some(_) = file_changes.recv() => {
-                while file_changes.try_recv().is_ok() {}
-                info!("the configuration file changed");
-                daemon.reload().await;
+            Some(path) = file_changes.recv() => {
+                // The watch is on the file's directory: only the file counts.
+                let mut ours = path.file_name() == opts.config.file_name();
+                while let Ok(p) = file_changes.try_recv() {
+                    ours |= p.file_name() == opts.config.file_name();
+                }
+                if ours {
+                    info!("the configuration file changed");
+                    daemon.reload().await;
+                }
             }
         }
     }

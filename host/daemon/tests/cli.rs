@@ -242,3 +242,21 @@ fn run_refuses_an_invalid_config() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("priority 256 is out of range"));
 }
+
+#[test]
+fn reload_without_a_daemon_says_so_and_exits_69() {
+    let dir = std::env::temp_dir().join(format!("hf-reload-cli-{}", std::process::id()));
+    fs::create_dir_all(&dir).unwrap();
+    let out = holdfast()
+        .args(["reload", "--control-socket"])
+        .arg(dir.join("none.sock"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(69), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("cannot reach the daemon"),
+        "{}",
+        text(&out.stderr)
+    );
+    let _ = fs::remove_dir_all(&dir);
+}

@@ -205,16 +205,24 @@ pub(crate) fn spawn(
     tokio::spawn(async move {
         let mut config = config;
         let mut wanted = Some(Wanted::All);
+        let (changed_tx, mut changed_rx) = mpsc::unbounded_channel::<PathBuf>();
+        let watched = |c: &Config| -> Vec<PathBuf> {
+            used(c)
+                .iter()
+                .filter_map(|n| c.policies.get(n))
+                .map(|p| p.path.clone())
+                .collect()
+        };
+        let mut paths = Vec::new();
+        let mut _watcher = None;
         loop {
             let names = used(&config);
-            let (changed_tx, mut changed_rx) = mpsc::unbounded_channel::<PathBuf>();
-            let _watcher = crate::policies::watch(
-                names
-                    .iter()
-                    .filter_map(|n| config.policies.get(n))
-                    .map(|p| p.path.clone()),
-                changed_tx,
-            );
+            // Watch what is used now (a reload may change it).
+            let now_paths = watched(&config);
+            if now_paths != paths || _watcher.is_none() {
+                paths = now_paths;
+                _watcher = crate::policies::watch(paths.clone(), changed_tx.clone());
+            }
             if let Some(w) = wanted.take().filter(|_| !names.is_empty()) {
                 let (engine, cfg) = (engine.clone(), config.clone());
                 let built = tokio::task::spawn_blocking(move || load(&engine, &cfg, &w)).await;

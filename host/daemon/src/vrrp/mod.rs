@@ -80,15 +80,28 @@ impl Vrrp {
     /// Releases mastership (priority 0, VIPs removed) and waits for it;
     /// an error if the VRRP task had failed (a panic is not hidden).
     pub(crate) async fn stop(self) -> Result<(), String> {
-        let _ = self.stop.send(());
-        let ended = match self.task {
+        let Vrrp {
+            stop,
+            task,
+            notifiers,
+            notify_timeout,
+            addr_tx,
+            thread,
+            ..
+        } = self;
+        // The address task ends when every sender is gone; the VRRP task
+        // waits for it (its last commands are the release of mastership).
+        drop(addr_tx);
+        let _ = stop.send(());
+        let ended = match task {
             Some(task) => task.await.map_err(|e| format!("the VRRP task failed: {e}")),
             None => Err("the VRRP task had already ended".into()),
         };
+        drop(thread);
         // The runner is gone, so every queue is closed: let queued scripts
         // (notify-stop among them) finish, each bounded by its timeout.
-        let limit = self.notify_timeout * 2;
-        for n in self.notifiers {
+        let limit = notify_timeout * 2;
+        for n in notifiers {
             if tokio::time::timeout(limit, n).await.is_err() {
                 warn!("a notify script queue did not finish before exit");
             }

@@ -99,14 +99,25 @@ pub(crate) fn spawn(
     let (reload_tx, mut reload_rx) = mpsc::unbounded_channel::<PolicyReload>();
     tokio::spawn(async move {
         let (mut policies, mut users) = (policies, users);
-        loop {
-            let (changed_tx, mut changed_rx) = mpsc::unbounded_channel::<PathBuf>();
-            let paths: Vec<PathBuf> = users
+        let (changed_tx, mut changed_rx) = mpsc::unbounded_channel::<PathBuf>();
+        let watched = |policies: &BTreeMap<String, PolicyCfg>,
+                       users: &BTreeMap<String, Vec<InstanceId>>|
+         -> Vec<PathBuf> {
+            users
                 .keys()
                 .filter_map(|n| policies.get(n))
                 .map(|p| p.path.clone())
-                .collect();
-            let _watcher = crate::policies::watch(paths, changed_tx);
+                .collect()
+        };
+        let mut paths = watched(&policies, &users);
+        let mut _watcher = crate::policies::watch(paths.clone(), changed_tx.clone());
+        loop {
+            // A reload that changed which files are used watches those.
+            let now_paths = watched(&policies, &users);
+            if now_paths != paths {
+                paths = now_paths;
+                _watcher = crate::policies::watch(paths.clone(), changed_tx.clone());
+            }
             // What to load: (policy, the instances that get it).
             let work: Vec<(String, Vec<InstanceId>)> = tokio::select! {
                 r = reload_rx.recv() => match r {
