@@ -66,8 +66,14 @@ impl Instance {
             // v2 has no interval learning: a backup expects ours.
             self.master_adver_interval_cs = self.config.advert_interval_cs();
         }
+        // A new configured priority is taken only while no tracking or
+        // policy has moved the running one away from the old configured
+        // value; otherwise the host re-applies its adjustment on top of
+        // the new base (an unrelated change must never advertise the base
+        // for a moment and invite a preemption).
         let priority = self.config.priority;
-        if priority != self.priority {
+        let follows_base = old.priority != priority && self.priority == old.priority;
+        if follows_base {
             // Sends an advert at once when master.
             self.set_priority(now, priority);
         } else if master && (interval_changed || !added.is_empty() || !removed.is_empty()) {

@@ -68,6 +68,7 @@ conformance! {
     startup_owner_is_master_at_once => "startup-owner",
     fault_address_survives_link_up => "fault-address-survives-link-up",
     reconfig_priority_master => "reconfig-priority-master",
+    reconfig_keeps_tracked_priority => "reconfig-keeps-tracked-priority",
     reconfig_priority_below_backup => "reconfig-priority-below-backup",
     reconfig_vip_added_and_removed => "reconfig-vip-added-and-removed",
     reconfig_interval_master => "reconfig-interval-master",
