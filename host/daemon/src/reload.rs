@@ -145,34 +145,47 @@ impl Daemon {
         }
     }
 
-    /// VRRP first (the part that can still refuse), then the director.
+    /// What can still fail goes first: a director that has to start, then
+    /// VRRP's preparation; a failure undoes what was started and refuses.
     async fn apply(&mut self, new: &Config, changes: &[ConfigChange]) -> Result<(), String> {
-        match self.vrrp.as_mut() {
-            Some(v) => v.reconfigure(&self.config, new, changes).await?,
+        let started_lvs = if self.lvs.is_none() && !new.virtual_servers.is_empty() {
+            let l = crate::lvs::start(new, &self.modules, self.engine.clone())
+                .await
+                .map_err(|e| format!("cannot start IPVS: {e}"))?;
+            Some(l)
+        } else {
+            None
+        };
+        let vrrp = match self.vrrp.as_mut() {
+            Some(v) => v.reconfigure(&self.config, new, changes).await,
             None if !new.vrrp_instances.is_empty() => {
-                let v = crate::vrrp::start(new, &self.modules, self.engine.clone())
-                    .await
-                    .map_err(|e| format!("cannot start VRRP: {e}"))?;
-                self.vrrp = Some(v);
+                match crate::vrrp::start(new, &self.modules, self.engine.clone()).await {
+                    Ok(v) => {
+                        self.vrrp = Some(v);
+                        Ok(())
+                    }
+                    Err(e) => Err(format!("cannot start VRRP: {e}")),
+                }
             }
-            None => {}
+            None => Ok(()),
+        };
+        if let Err(e) = vrrp {
+            if let Some(l) = started_lvs {
+                l.stop().await;
+            }
+            return Err(e);
         }
-        let policies: Vec<String> = changes
-            .iter()
-            .filter_map(|c| match c {
-                ConfigChange::PolicyChanged { name, .. } => Some(name.clone()),
-                _ => None,
-            })
-            .collect();
-        match self.lvs.as_ref() {
-            Some(l) => l.reconfigure(new, policies).await,
-            None if !new.virtual_servers.is_empty() => {
-                let l = crate::lvs::start(new, &self.modules, self.engine.clone())
-                    .await
-                    .map_err(|e| format!("cannot start IPVS: {e}"))?;
-                self.lvs = Some(l);
-            }
-            None => {}
+        if let Some(l) = started_lvs {
+            self.lvs = Some(l);
+        } else if let Some(l) = self.lvs.as_ref() {
+            let policies: Vec<String> = changes
+                .iter()
+                .filter_map(|c| match c {
+                    ConfigChange::PolicyChanged { name, .. } => Some(name.clone()),
+                    _ => None,
+                })
+                .collect();
+            l.reconfigure(new, policies).await;
         }
         Ok(())
     }

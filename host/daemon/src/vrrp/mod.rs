@@ -265,13 +265,15 @@ pub(crate) async fn start(
             let members = g.members.iter().filter_map(|m| id_of(m)).collect();
             let (notifier, handle) = notify::Notifier::spawn(g.name.clone(), timeout);
             notifiers.push(handle);
-            Group {
+            let id = router.add_group(members);
+            let group = Group {
                 name: g.name.clone(),
-                id: router.add_group(members),
+                id,
                 notify: g.notify.clone(),
                 notifier,
                 state: State::Initialize,
-            }
+            };
+            (id, group)
         })
         .collect();
     // Priority policies: compiled and initialised off the VRRP task, run on their own thread.

@@ -190,9 +190,9 @@ impl Runner {
         for change in std::mem::take(&mut r.changes) {
             match change {
                 ConfigChange::SyncGroupRemoved { name } => {
-                    if let Some(g) = self.groups.iter().position(|g| g.name == name) {
-                        let group = self.groups.remove(g);
-                        self.router.remove_group(now, group.id);
+                    if let Some(id) = self.group_id(&name) {
+                        self.groups.remove(&id);
+                        self.router.remove_group(now, id);
                     }
                 }
                 ConfigChange::InstanceRemoved { name } => self.remove_instance(now, &name),
@@ -224,6 +224,13 @@ impl Runner {
         self.tell_policies(&r.config, &new_users);
         let _ = r.done.send(());
         checks
+    }
+
+    fn group_id(&self, name: &str) -> Option<holdfast_vrrp::GroupId> {
+        self.groups
+            .iter()
+            .find(|(_, g)| g.name == name)
+            .map(|(id, _)| *id)
     }
 
     fn id_of(&self, name: &str) -> Option<InstanceId> {
@@ -375,13 +382,14 @@ impl Runner {
         let id = self.router.add_group(Vec::new());
         self.router.set_group_members(now, id, members);
         info!(group = %name, "sync group added");
-        self.groups.push(Group {
+        let group = Group {
             name: name.to_string(),
             id,
             notify: cfg.notify.clone(),
             notifier,
             state: holdfast_vrrp::State::Initialize,
-        });
+        };
+        self.groups.insert(id, group);
     }
 
     fn change_group(&mut self, now: Instant, config: &Config, name: &str) {
@@ -389,7 +397,7 @@ impl Runner {
             return;
         };
         let members: Vec<InstanceId> = cfg.members.iter().filter_map(|m| self.id_of(m)).collect();
-        let Some(group) = self.groups.iter_mut().find(|g| g.name == name) else {
+        let Some(group) = self.groups.values_mut().find(|g| g.name == name) else {
             return;
         };
         group.notify = cfg.notify.clone();

@@ -142,7 +142,8 @@ pub(crate) struct Runner {
     pub(crate) router: Router,
     /// What the daemon attaches to each instance, by the same id.
     pub(crate) slots: BTreeMap<InstanceId, Slot>,
-    pub(crate) groups: Vec<Group>,
+    /// Sync groups by the router's id for them.
+    pub(crate) groups: BTreeMap<GroupId, Group>,
     pub(crate) addr_tx: mpsc::UnboundedSender<AddrCmd>,
     pub(crate) buf: Vec<u8>,
     pub(crate) policies: Option<PolicyWorker>,
@@ -275,18 +276,19 @@ impl Runner {
     pub(super) fn drain(&mut self, now: Instant) {
         while let Some((id, action)) = self.router.poll_action(now) {
             if self.perform(id, action) {
-                for g in 0..self.groups.len() {
-                    if self.router.group_members(self.groups[g].id).contains(&id) {
-                        self.group_state(g);
-                    }
+                let groups: Vec<GroupId> = self.router.groups_of(id).collect();
+                for g in groups {
+                    self.group_state(g);
                 }
             }
         }
     }
 
     /// Runs a group's notify scripts when its members agree on a new state.
-    fn group_state(&mut self, g: usize) {
-        let group = &mut self.groups[g];
+    fn group_state(&mut self, g: GroupId) {
+        let Some(group) = self.groups.get_mut(&g) else {
+            return;
+        };
         let states: Vec<State> = self
             .router
             .group_members(group.id)
