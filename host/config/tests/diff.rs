@@ -191,3 +191,43 @@ fn a_moved_virtual_server_is_a_remove_and_an_add() {
         ]
     );
 }
+
+#[test]
+fn vrrp_check_blocks_added_changed_and_removed_come_before_instances() {
+    let with = |checks: &str| {
+        format!(
+            "{checks}{}",
+            BASE.replace(
+                "priority 150\n",
+                "priority 150\n    track-check \"a\" weight=-10\n"
+            )
+        )
+    };
+    let a = "vrrp-check \"a\" {\n    check \"exec\" command=\"true\" interval=1\n}\n";
+    let a2 = "vrrp-check \"a\" {\n    check \"exec\" command=\"true\" interval=2\n}\n";
+    let b = "vrrp-check \"b\" {\n    check \"exec\" command=\"true\"\n}\n";
+    let old = parse(&with(&format!("{a}{b}")));
+    let new = parse(&with(a2));
+    assert_eq!(
+        diff(&old, &new),
+        [
+            C::VrrpCheck {
+                name: "b".into(),
+                how: "removed"
+            },
+            C::VrrpCheck {
+                name: "a".into(),
+                how: "changed"
+            },
+        ]
+    );
+    let added = diff(&parse(&with(a)), &parse(&with(&format!("{a}{b}"))));
+    assert_eq!(
+        added,
+        [C::VrrpCheck {
+            name: "b".into(),
+            how: "added"
+        }]
+    );
+    assert_eq!(added[0].to_string(), "vrrp-check `b` added");
+}
