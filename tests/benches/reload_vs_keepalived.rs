@@ -1,7 +1,9 @@
 //! Reload side by side: keepalived (SIGHUP) and holdfast (SIGHUP), in the
 //! same run on the same lab. r1 runs two instances as master — `steady`
 //! (unchanged by the reload) and `moving` (priority 150 → 140 and one VIP
-//! added) — and r2 backs both up. For each reload, from r1's own
+//! added) — and r2, always holdfast, backs both up (so the backup reacts
+//! alike to both daemons' reloads; keepalived as a backup also rejects
+//! adverts whose address list differs from its own). For each reload, from r1's own
 //! interface: the worst advert gap of each instance around the reload,
 //! gratuitous ARPs per address, adverts the backup sent (a flap), and the
 //! state changes r1 logged.
@@ -123,6 +125,7 @@ struct Seen {
     garp_new: usize,
     backup_adverts: usize,
     state_changes: usize,
+    backup_state_changes: usize,
 }
 
 fn worst_gap(frames: &[Frame], src: IpAddr, vrid: u8) -> f64 {
@@ -180,7 +183,13 @@ fn one_reload(which: Impl, adv: &str) -> Seen {
         ("steady", 52, 100, &[VIP_STEADY]),
     ];
     let r1 = start(&lab, which, "r1", "r1", &conf(which, adv, &before));
-    let _r2 = start(&lab, which, "r2", "r2", &conf(which, adv, &backup));
+    let r2 = start(
+        &lab,
+        Impl::Holdfast,
+        "r2",
+        "r2",
+        &conf(Impl::Holdfast, adv, &backup),
+    );
     assert!(
         wait_until(Duration::from_secs(10), || lab.holders(VIP_MOVING)
             == ["r1"]
@@ -191,6 +200,7 @@ fn one_reload(which: Impl, adv: &str) -> Seen {
     std::thread::sleep(Duration::from_secs(2));
     let capture = Capture::start_on(&lab.host("r1").ns, "eth0", &lab.dir.join("reload.pcap"));
     let log_before = r1.log_text().len();
+    let r2_before = r2.log_text().len();
     std::thread::sleep(Duration::from_millis(500));
     lab.write(&file_name(which, "r1"), &conf(which, adv, &after));
     let t_hup = now();
@@ -221,6 +231,10 @@ fn one_reload(which: Impl, adv: &str) -> Seen {
             .filter(|f| matches!(f, Frame::Advert { src, at, priority, .. } if *src == r2_ip && *at >= t_hup && *priority > 0))
             .count(),
         state_changes: state_lines(which, log.get(log_before..).unwrap_or_default()),
+        backup_state_changes: state_lines(
+            Impl::Holdfast,
+            r2.log_text().get(r2_before..).unwrap_or_default(),
+        ),
     }
 }
 
@@ -239,10 +253,10 @@ fn main() {
     let timers = std::env::var("HF_BENCH_TIMERS").unwrap_or_else(|_| "0.1,0.01".into());
     let mut out = String::from(
         "# reload: keepalived vs holdfast, SIGHUP, same machine, same run\n\n\
-         r1 masters `steady` (unchanged) and `moving` (priority 150 -> 140, one VIP added); r2 backs both up.\n\
+         r1 masters `steady` (unchanged) and `moving` (priority 150 -> 140, one VIP added); r2 (holdfast) backs both up.\n\
          Gaps are the worst time between two of r1's adverts of that instance around the reload.\n\n\
-         | daemon | interval | round | steady gap | moving gap | GARPs steady VIP | GARPs moving's old VIP | GARPs new VIP | backup adverts | r1 state changes |\n\
-         |---|---|---|---|---|---|---|---|---|---|\n",
+         | daemon | interval | round | steady gap | moving gap | GARPs steady VIP | GARPs moving's old VIP | GARPs new VIP | backup adverts | r1 state changes | r2 state changes |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for adv in timers.split(',') {
         for round in 1..=rounds {
@@ -250,14 +264,15 @@ fn main() {
             for which in [Impl::Keepalived, Impl::Holdfast] {
                 let s = one_reload(which, adv);
                 let line = format!(
-                    "| {which:?} | {adv} s | {round} | {:.4} s | {:.4} s | {} | {} | {} | {} | {} |\n",
+                    "| {which:?} | {adv} s | {round} | {:.4} s | {:.4} s | {} | {} | {} | {} | {} | {} |\n",
                     s.steady_gap,
                     s.moving_gap,
                     s.garp_steady,
                     s.garp_moving_old,
                     s.garp_new,
                     s.backup_adverts,
-                    s.state_changes
+                    s.state_changes,
+                    s.backup_state_changes
                 );
                 eprint!("{line}");
                 out.push_str(&line);

@@ -47,7 +47,7 @@ pub(crate) struct ProbeModules {
 }
 
 /// The probe modules `config` names, by any check.
-fn named(config: &Config) -> Vec<String> {
+pub(crate) fn named(config: &Config) -> Vec<String> {
     let rs_checks = config
         .virtual_servers
         .iter()

@@ -55,25 +55,16 @@ async fn load(path: &Path) -> Result<Config, String> {
     }
 }
 
-/// The probe modules (`check "probe" policy=`) a configuration uses.
+/// The probe modules (`check "probe" policy=`) a configuration uses, with
+/// their settings.
 fn probe_modules(config: &Config) -> Vec<(String, Option<holdfast_config::PolicyCfg>)> {
-    let rs = config
-        .virtual_servers
-        .iter()
-        .flat_map(|vs| vs.real_servers.iter().flat_map(|r| r.checks.iter()));
-    let vrrp = config.vrrp_checks.values().flat_map(|b| b.checks.iter());
-    let mut out: Vec<_> = rs
-        .chain(vrrp)
-        .filter_map(|c| match &c.kind {
-            holdfast_config::CheckKind::Probe { policy } => {
-                Some((policy.clone(), config.policies.get(policy).cloned()))
-            }
-            _ => None,
+    crate::probe_modules::named(config)
+        .into_iter()
+        .map(|n| {
+            let cfg = config.policies.get(&n).cloned();
+            (n, cfg)
         })
-        .collect();
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    out.dedup_by(|a, b| a.0 == b.0);
-    out
+        .collect()
 }
 
 /// Changes this daemon applies only at a restart; each is a reason to
