@@ -6,7 +6,8 @@
 //! adverts whose address list differs from its own). For each reload, from r1's own
 //! interface: the worst advert gap of each instance around the reload,
 //! gratuitous ARPs per address, adverts the backup sent (a flap), and the
-//! state changes r1 logged.
+//! state changes r1 logged. The delayed second gratuitous-ARP burst
+//! (`garp_master_delay`) is off on both, so every ARP counted is the reload's.
 //!
 //! Run as root: `cargo bench -p holdfast-tests --bench reload_vs_keepalived`.
 //! `HF_BENCH_ROUNDS` (default 3) sets reloads per daemon and interval;
@@ -46,7 +47,7 @@ fn conf(which: Impl, adv: &str, instances: &[Inst<'_>]) -> String {
                     .collect();
                 let _ = write!(
                     s,
-                    "vrrp-instance \"{name}\" {{\n  interface \"eth0\"\n  virtual-router-id {vrid}\n  priority {prio}\n  advert-interval {adv}\n{v}}}\n"
+                    "vrrp-instance \"{name}\" {{\n  interface \"eth0\"\n  virtual-router-id {vrid}\n  priority {prio}\n  advert-interval {adv}\n  garp-master-delay 0\n{v}}}\n"
                 );
             }
             Impl::Keepalived => {
@@ -56,7 +57,7 @@ fn conf(which: Impl, adv: &str, instances: &[Inst<'_>]) -> String {
                     .collect();
                 let _ = write!(
                     s,
-                    "vrrp_instance {name} {{\n  state BACKUP\n  interface eth0\n  virtual_router_id {vrid}\n  priority {prio}\n  advert_int {adv}\n  virtual_ipaddress {{\n{v}  }}\n}}\n"
+                    "vrrp_instance {name} {{\n  state BACKUP\n  interface eth0\n  virtual_router_id {vrid}\n  priority {prio}\n  advert_int {adv}\n  garp_master_delay 0\n  virtual_ipaddress {{\n{v}  }}\n}}\n"
                 );
             }
         }
@@ -148,7 +149,8 @@ fn garps(frames: &[Frame], mac: &[u8], vip: &str, after: f64) -> usize {
     let vip: IpAddr = vip.parse().unwrap();
     frames
         .iter()
-        .filter(|f| matches!(f, Frame::Arp { at, sender_ip, sender_mac } if *at >= after && *sender_ip == vip && sender_mac[..] == *mac))
+        .filter(|f| f.is_gratuitous_arp())
+        .filter(|f| matches!(f, Frame::Arp { at, sender_ip, sender_mac, .. } if *at >= after && *sender_ip == vip && sender_mac[..] == *mac))
         .count()
 }
 

@@ -233,6 +233,7 @@ fn failover(
                 at,
                 sender_mac,
                 sender_ip,
+                ..
             } if sender_mac[..] == r2_mac[..] && sender_ip.to_string() == VIP && *at > t0 => {
                 Some(at - t0)
             }

@@ -20,14 +20,15 @@ const VIP_B: &str = "192.168.77.202";
 const VIP_NEW: &str = "192.168.77.203";
 const VIP_C: &str = "192.168.77.204";
 
-/// One instance block; `vips` are /24 addresses on eth0.
+/// One instance block; `vips` are /24 addresses on eth0. The delayed
+/// second gratuitous-ARP burst is off: every ARP counted is the reload's.
 fn inst(name: &str, vrid: u8, priority: u8, interval: &str, vips: &[&str], extra: &str) -> String {
     let vips: String = vips
         .iter()
         .map(|v| format!("    virtual-ipaddress \"{v}/24\"\n"))
         .collect();
     format!(
-        "vrrp-instance \"{name}\" {{\n    interface \"eth0\"\n    virtual-router-id {vrid}\n    priority {priority}\n    advert-interval {interval}\n{vips}{extra}}}\n"
+        "vrrp-instance \"{name}\" {{\n    interface \"eth0\"\n    virtual-router-id {vrid}\n    priority {priority}\n    advert-interval {interval}\n    garp-master-delay 0\n{vips}{extra}}}\n"
     )
 }
 
@@ -71,7 +72,9 @@ fn adverts(frames: &[Frame], src: &str, vrid: u8) -> Vec<(f64, u8)> {
         .collect()
 }
 
-/// Gratuitous ARPs for `vip` sent by the host with MAC `mac`.
+/// Gratuitous ARPs for `vip` sent by the host with MAC `mac` (not the
+/// kernel's replies: a master still holding a VIP answers the new master's
+/// announcement of it during a handover).
 fn garps(frames: &[Frame], mac: &str, vip: &str) -> usize {
     let vip: IpAddr = vip.parse().unwrap();
     let mac: Vec<u8> = mac
@@ -80,6 +83,7 @@ fn garps(frames: &[Frame], mac: &str, vip: &str) -> usize {
         .collect();
     frames
         .iter()
+        .filter(|f| f.is_gratuitous_arp())
         .filter(|f| matches!(f, Frame::Arp { sender_ip, sender_mac, .. } if *sender_ip == vip && sender_mac[..] == mac[..]))
         .count()
 }

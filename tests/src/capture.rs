@@ -28,6 +28,8 @@ pub enum Frame {
         sender_mac: [u8; 6],
         /// Sender protocol address.
         sender_ip: IpAddr,
+        /// Target protocol address (the sender's own in a gratuitous ARP).
+        target_ip: IpAddr,
     },
 }
 
@@ -88,6 +90,14 @@ impl Capture {
     }
 }
 
+impl Frame {
+    /// A gratuitous ARP: an announcement of the sender's own address (not
+    /// a request for, or a reply about, another).
+    pub fn is_gratuitous_arp(&self) -> bool {
+        matches!(self, Frame::Arp { sender_ip, target_ip, .. } if sender_ip == target_ip)
+    }
+}
+
 /// Parses a classic pcap of Ethernet frames.
 pub fn read(data: &[u8]) -> Vec<Frame> {
     if data.len() < 24 {
@@ -137,6 +147,7 @@ pub fn read(data: &[u8]) -> Vec<Frame> {
                     at,
                     sender_mac: mac,
                     sender_ip: IpAddr::from([ip[14], ip[15], ip[16], ip[17]]),
+                    target_ip: IpAddr::from([ip[24], ip[25], ip[26], ip[27]]),
                 });
             }
             _ => {}
