@@ -293,7 +293,7 @@ fn reload_changes_only_what_changed_at_10ms() {
 }
 
 #[test]
-fn a_member_added_to_a_master_sync_group_follows_it_and_is_announced() {
+fn a_member_added_to_a_master_sync_group_on_sighup_follows_it_and_is_announced() {
     let Some(lab) = lab_or_skip(&["r1"]) else {
         return;
     };
@@ -305,11 +305,9 @@ fn a_member_added_to_a_master_sync_group_follows_it_and_is_announced() {
     // A new member with a 3 s interval would wait ~10 s to become master on
     // its own: following the group, it is master at once.
     let two = inst("two", 62, 100, "3", &[VIP_B], "");
-    apply(
-        &lab,
-        "r1",
-        &format!("{one}{two}{}", group("\"one\" \"two\"")),
-    );
+    // This reload is SIGHUP's: the same reload as `holdfast reload`.
+    lab.write("r1.kdl", &format!("{one}{two}{}", group("\"one\" \"two\"")));
+    r1.signal("HUP");
     assert!(
         wait_until(Duration::from_secs(2), || lab.has_addr("r1", VIP_B)),
         "the new member did not follow the group into Master:\n{}",
@@ -328,6 +326,11 @@ fn a_member_added_to_a_master_sync_group_follows_it_and_is_announced() {
         "the group's other VIP was announced again"
     );
     assert_eq!(state_changes(&r1.log_text(), "one"), 2, "{}", r1.log_text());
+    assert!(
+        r1.log_text().contains("sync group `g` changed"),
+        "the SIGHUP reload reported its change:\n{}",
+        r1.log_text()
+    );
 }
 
 #[test]
