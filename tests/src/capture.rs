@@ -30,6 +30,8 @@ pub enum Frame {
         sender_ip: IpAddr,
         /// Target protocol address (the sender's own in a gratuitous ARP).
         target_ip: IpAddr,
+        /// 1: request, 2: reply.
+        op: u16,
     },
 }
 
@@ -91,10 +93,12 @@ impl Capture {
 }
 
 impl Frame {
-    /// A gratuitous ARP: an announcement of the sender's own address (not
-    /// a request for, or a reply about, another).
+    /// A gratuitous ARP: a request announcing the sender's own address
+    /// (not a request for another, nor a reply — a host still holding an
+    /// address answers another's announcement of it with a reply whose
+    /// sender and target are both that address).
     pub fn is_gratuitous_arp(&self) -> bool {
-        matches!(self, Frame::Arp { sender_ip, target_ip, .. } if sender_ip == target_ip)
+        matches!(self, Frame::Arp { sender_ip, target_ip, op: 1, .. } if sender_ip == target_ip)
     }
 }
 
@@ -148,6 +152,7 @@ pub fn read(data: &[u8]) -> Vec<Frame> {
                     sender_mac: mac,
                     sender_ip: IpAddr::from([ip[14], ip[15], ip[16], ip[17]]),
                     target_ip: IpAddr::from([ip[24], ip[25], ip[26], ip[27]]),
+                    op: u16::from_be_bytes([ip[6], ip[7]]),
                 });
             }
             _ => {}
