@@ -229,7 +229,7 @@ fn guarantees(interval: &str) {
     assert!(steady_adverts.iter().all(|a| a.1 == 150));
     let worst = common::worst_gap(&steady_adverts);
     eprintln!(
-        "interval {secs}: unchanged instance, {} adverts across 9 reloads, worst gap {worst:.4} s",
+        "interval {secs}: unchanged instance, {} adverts across 10 reloads, worst gap {worst:.4} s",
         steady_adverts.len()
     );
     assert!(
