@@ -99,11 +99,15 @@ impl Vrrp {
                 }
             }
         }
+        // Only created or changed instances take tracking states from here
+        // (the others keep theirs): read each of their interfaces once.
         let mut links_up = HashMap::new();
-        for cfg in &new.vrrp_instances {
-            for t in &cfg.track_interfaces {
-                let up = self.nl.link(&t.name).await.is_ok_and(|l| l.up);
-                links_up.insert(t.name.clone(), up);
+        for r in resolved.values() {
+            for t in &r.cfg.track_interfaces {
+                if !links_up.contains_key(&t.name) {
+                    let up = self.nl.link(&t.name).await.is_ok_and(|l| l.up);
+                    links_up.insert(t.name.clone(), up);
+                }
             }
         }
         // Nothing below can fail: commit.
