@@ -17,7 +17,7 @@ use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use holdfast_tests::capture::{Capture, Frame};
+use holdfast_tests::capture::{Capture, Frame, gratuitous_arps};
 use holdfast_tests::lab::{Daemon, Lab, holdfast_release_bin, wait_until};
 
 const VIP_MOVING: &str = "192.168.77.201";
@@ -145,15 +145,6 @@ fn worst_gap(frames: &[Frame], src: IpAddr, vrid: u8) -> f64 {
     times.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max)
 }
 
-fn garps(frames: &[Frame], mac: &[u8], vip: &str, after: f64) -> usize {
-    let vip: IpAddr = vip.parse().unwrap();
-    frames
-        .iter()
-        .filter(|f| f.is_gratuitous_arp())
-        .filter(|f| matches!(f, Frame::Arp { at, sender_ip, sender_mac, .. } if *at >= after && *sender_ip == vip && sender_mac[..] == *mac))
-        .count()
-}
-
 fn state_lines(which: Impl, log: &str) -> usize {
     log.lines()
         .filter(|l| match which {
@@ -215,19 +206,14 @@ fn one_reload(which: Impl, adv: &str) -> Seen {
     let frames = capture.finish();
     let r1_ip: IpAddr = lab.host("r1").ipv4.parse().unwrap();
     let r2_ip: IpAddr = lab.host("r2").ipv4.parse().unwrap();
-    let mac: Vec<u8> = lab
-        .host("r1")
-        .mac
-        .split(':')
-        .map(|b| u8::from_str_radix(b, 16).unwrap())
-        .collect();
+    let mac = lab.host("r1").mac.clone();
     let log = r1.log_text();
     Seen {
         steady_gap: worst_gap(&frames, r1_ip, 52),
         moving_gap: worst_gap(&frames, r1_ip, 51),
-        garp_steady: garps(&frames, &mac, VIP_STEADY, t_hup),
-        garp_moving_old: garps(&frames, &mac, VIP_MOVING, t_hup),
-        garp_new: garps(&frames, &mac, VIP_NEW, t_hup),
+        garp_steady: gratuitous_arps(&frames, &mac, VIP_STEADY, t_hup),
+        garp_moving_old: gratuitous_arps(&frames, &mac, VIP_MOVING, t_hup),
+        garp_new: gratuitous_arps(&frames, &mac, VIP_NEW, t_hup),
         backup_adverts: frames
             .iter()
             .filter(|f| matches!(f, Frame::Advert { src, at, priority, .. } if *src == r2_ip && *at >= t_hup && *priority > 0))

@@ -72,20 +72,9 @@ fn adverts(frames: &[Frame], src: &str, vrid: u8) -> Vec<(f64, u8)> {
         .collect()
 }
 
-/// Gratuitous ARPs for `vip` sent by the host with MAC `mac` (not the
-/// kernel's replies: a master still holding a VIP answers the new master's
-/// announcement of it during a handover).
+/// Gratuitous ARPs for `vip` sent by the host with MAC `mac`.
 fn garps(frames: &[Frame], mac: &str, vip: &str) -> usize {
-    let vip: IpAddr = vip.parse().unwrap();
-    let mac: Vec<u8> = mac
-        .split(':')
-        .map(|b| u8::from_str_radix(b, 16).unwrap())
-        .collect();
-    frames
-        .iter()
-        .filter(|f| f.is_gratuitous_arp())
-        .filter(|f| matches!(f, Frame::Arp { sender_ip, sender_mac, .. } if *sender_ip == vip && sender_mac[..] == mac[..]))
-        .count()
+    holdfast_tests::capture::gratuitous_arps(frames, mac, vip, 0.0)
 }
 
 fn lines(path: &Path) -> Vec<String> {

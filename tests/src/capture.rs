@@ -102,6 +102,20 @@ impl Frame {
     }
 }
 
+/// Gratuitous ARPs for `vip` from the MAC `mac` (`aa:bb:..`) at or after `after`.
+pub fn gratuitous_arps(frames: &[Frame], mac: &str, vip: &str, after: f64) -> usize {
+    let vip: IpAddr = vip.parse().expect("an IP address");
+    let mac: Vec<u8> = mac
+        .split(':')
+        .filter_map(|b| u8::from_str_radix(b, 16).ok())
+        .collect();
+    frames
+        .iter()
+        .filter(|f| f.is_gratuitous_arp())
+        .filter(|f| matches!(f, Frame::Arp { at, sender_ip, sender_mac, .. } if *at >= after && *sender_ip == vip && sender_mac[..] == mac[..]))
+        .count()
+}
+
 /// Parses a classic pcap of Ethernet frames.
 pub fn read(data: &[u8]) -> Vec<Frame> {
     if data.len() < 24 {
